@@ -1,0 +1,90 @@
+"""The JWT authentication service: `create_app` builds it."""
+
+import logging
+import os
+import sqlite3
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dotenv import find_dotenv, load_dotenv
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app import config as configuration
+from app.errors import register_error_handlers
+from app.extensions import db, migrate
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from the environment (and `.env`); `config` overrides what it read."""
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    load_settings(app, config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_response_headers(app)
+    return app
+
+
+def load_settings(app: Flask, overrides: Mapping[str, Any] | None) -> None:
+    overrides = dict(overrides or {})
+    if os.environ.get("APP_ENV", "development") == "development":
+        env_file = Path(find_dotenv(usecwd=True) or Path.cwd() / ".env")
+        load_dotenv(env_file)
+        if "JWT_ACCESS_SECRET" not in overrides and configuration.ensure_dev_secrets(env_file):
+            load_dotenv(env_file)
+            app.logger.warning("wrote random development secrets to %s", env_file)
+    elif os.environ.get("APP_ENV") == "production":
+        load_dotenv(find_dotenv(usecwd=True))
+    settings = configuration.load_config()
+    settings.update(overrides)
+    configuration.validate_config(settings)
+    if settings["DATABASE_URL"] is None:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        settings["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'auth.db'}"
+    settings["SQLALCHEMY_DATABASE_URI"] = settings["DATABASE_URL"]
+    settings.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    app.config.from_mapping(settings)
+    if settings["APP_ENV"] == "production":
+        app.debug = False
+    app.json.sort_keys = False
+    if app.logger.level == logging.NOTSET:
+        app.logger.setLevel(logging.INFO)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """Enforce foreign keys (for ON DELETE CASCADE) and let readers and a writer overlap."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db)
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.account import bp as account_bp
+    from app.auth import bp as auth_bp
+    from app.reset import bp as reset_bp
+
+    app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(reset_bp, url_prefix="/auth")
+    app.register_blueprint(account_bp, url_prefix="/me")
+
+
+def register_response_headers(app: Flask) -> None:
+    @app.after_request
+    def no_store(response):
+        # Every answer of this service carries tokens or account data.
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response

@@ -1,0 +1,64 @@
+"""Register, log in, refresh and log out."""
+
+import sqlalchemy as sa
+from flask import Blueprint
+from sqlalchemy.exc import IntegrityError
+
+from app import passwords, sessions
+from app.errors import APIError
+from app.extensions import db
+from app.models import User
+from app.schemas import CredentialsSchema, RefreshTokenSchema, RegisterSchema, load_body
+
+bp = Blueprint("auth", __name__)
+
+EMAIL_TAKEN = APIError(409, "email_taken", "An account with this email already exists.")
+
+
+@bp.post("/register")
+def register():
+    """Create an account and return its id and email."""
+    data = load_body(RegisterSchema())
+    if db.session.scalar(sa.select(User.id).where(User.email == data["email"])) is not None:
+        raise EMAIL_TAKEN
+    user = User(email=data["email"])
+    user.set_password(data["password"])
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:  # a concurrent registration of the same email won
+        db.session.rollback()
+        raise EMAIL_TAKEN from None
+    return {"id": user.id, "email": user.email}, 201
+
+
+@bp.post("/login")
+def login():
+    """Check the credentials and open a session: an access and a refresh token."""
+    data = load_body(CredentialsSchema())
+    user = db.session.scalar(sa.select(User).where(User.email == data["email"]))
+    if user is None:
+        passwords.burn_check(data["password"])
+        raise APIError(401, "invalid_credentials", "Invalid email or password.")
+    if not user.check_password(data["password"]):
+        raise APIError(401, "invalid_credentials", "Invalid email or password.")
+    if user.disabled:
+        raise APIError(403, "account_disabled", "This account is disabled.")
+    pair = sessions.start_session(user)
+    db.session.commit()
+    return pair.as_json()
+
+
+@bp.post("/refresh")
+def refresh():
+    """Spend a refresh token and return the session's next token pair."""
+    data = load_body(RefreshTokenSchema())
+    return sessions.rotate(data["refresh_token"]).as_json()
+
+
+@bp.post("/logout")
+def logout():
+    """End the session of a refresh token. Idempotent."""
+    data = load_body(RefreshTokenSchema())
+    sessions.logout(data["refresh_token"])
+    return "", 204

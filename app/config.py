@@ -1,0 +1,160 @@
+"""Configuration read from the environment, with the variable names of the API contract.
+
+`load_config()` turns the environment into a dict of Flask settings. Each name, type and
+default is declared once in `SETTINGS`. Development needs no configuration: the first run
+writes a `.env` with random secrets (see `ensure_dev_secrets`). Production refuses to start
+without distinct secrets of at least 32 bytes.
+"""
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENTS = ("development", "production", "testing")
+MIN_SECRET_BYTES = 32
+SECRET_NAMES = ("JWT_ACCESS_SECRET", "JWT_REFRESH_SECRET")
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a service that may start."""
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _int(raw: str) -> int:
+    return int(raw.strip())
+
+
+def _non_negative_int(raw: str) -> int:
+    value = _int(raw)
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+def _positive_int(raw: str) -> int:
+    value = _int(raw)
+    if value <= 0:
+        raise ValueError("must be positive")
+    return value
+
+
+def _str(raw: str) -> str:
+    return raw.strip()
+
+
+def _database_url(raw: str) -> str:
+    """Accept the common `postgres://` spellings and route them to psycopg 3."""
+    url = raw.strip()
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+# name -> (parser, default). A default of None means "unset unless given".
+SETTINGS: dict[str, tuple[Callable[[str], Any], Any]] = {
+    "DATABASE_URL": (_database_url, None),
+    "JWT_ACCESS_SECRET": (str, None),
+    "JWT_REFRESH_SECRET": (str, None),
+    "JWT_ALGORITHM": (_str, "HS256"),
+    "JWT_ACCESS_TTL": (_positive_int, 900),
+    "JWT_REFRESH_TTL": (_positive_int, 604800),
+    "JWT_LEEWAY": (_non_negative_int, 10),
+    "JWT_ISSUER": (_str, "flask-jwt-auth-service"),
+    "JWT_AUDIENCE": (_str, "flask-jwt-auth-service"),
+    "JWT_SESSION_MAX_AGE": (_positive_int, 2592000),
+    "REFRESH_REUSE_INTERVAL": (_non_negative_int, 0),
+    "BCRYPT_ROUNDS": (_int, 12),
+    "RESET_TOKEN_TTL": (_positive_int, 900),
+    "RESET_URL_TEMPLATE": (_str, "http://localhost:5000/reset?token={token}"),
+    "MAIL_BACKEND": (_str, "console"),
+    "MAIL_FROM": (_str, "no-reply@localhost"),
+    "SMTP_HOST": (_str, "localhost"),
+    "SMTP_PORT": (_positive_int, 25),
+    "SMTP_USERNAME": (_str, ""),
+    "SMTP_PASSWORD": (str, ""),
+    "SMTP_STARTTLS": (_bool, False),
+    "SMTP_TIMEOUT": (_positive_int, 10),
+    "MAX_CONTENT_LENGTH": (_positive_int, 65536),
+    "TRUSTED_PROXY_COUNT": (_non_negative_int, 0),
+}
+
+TESTING_DEFAULTS = {
+    "JWT_ACCESS_SECRET": "testing-access-secret-0123456789abcdef",
+    "JWT_REFRESH_SECRET": "testing-refresh-secret-0123456789abcdef",
+    "BCRYPT_ROUNDS": 4,
+}
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Parse the environment into Flask settings; raise ConfigError on a bad value."""
+    env = os.environ if environ is None else environ
+    app_env = env.get("APP_ENV", "development").strip().lower()
+    if app_env not in ENVIRONMENTS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, not {app_env!r}")
+
+    config: dict[str, Any] = {"APP_ENV": app_env, "TESTING": app_env == "testing"}
+    for name, (parse, default) in SETTINGS.items():
+        raw = env.get(name)
+        if raw is None or (raw.strip() == "" and default is not None):
+            config[name] = default
+            continue
+        try:
+            config[name] = parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name}={raw!r} is not valid: {exc}") from None
+    if app_env == "testing":
+        for name, value in TESTING_DEFAULTS.items():
+            if env.get(name) is None:
+                config[name] = value
+    return config
+
+
+def validate_config(config: Mapping[str, Any]) -> None:
+    """Refuse settings that would make the service unsafe or unable to work."""
+    if config["JWT_ALGORITHM"] != "HS256":
+        raise ConfigError("JWT_ALGORITHM must be HS256 (RS256/ES256 are not available yet)")
+    if not 4 <= config["BCRYPT_ROUNDS"] <= 31:
+        raise ConfigError("BCRYPT_ROUNDS must be between 4 and 31")
+    if config["MAIL_BACKEND"] not in ("console", "smtp"):
+        raise ConfigError("MAIL_BACKEND must be console or smtp")
+    if "{token}" not in config["RESET_URL_TEMPLATE"]:
+        raise ConfigError("RESET_URL_TEMPLATE must contain {token}")
+    access, refresh = (config.get(name) for name in SECRET_NAMES)
+    for name, value in zip(SECRET_NAMES, (access, refresh), strict=True):
+        if not value:
+            raise ConfigError(f"{name} is required")
+        if len(value.encode()) < MIN_SECRET_BYTES:
+            raise ConfigError(f"{name} must be at least {MIN_SECRET_BYTES} bytes")
+    if access == refresh:
+        raise ConfigError("JWT_ACCESS_SECRET and JWT_REFRESH_SECRET must differ")
+    if config["APP_ENV"] == "production" and config["BCRYPT_ROUNDS"] < 10:
+        raise ConfigError("BCRYPT_ROUNDS below 10 is refused in production")
+
+
+def ensure_dev_secrets(env_file: Path) -> list[str]:
+    """Append random JWT secrets to `env_file` for those the environment lacks.
+
+    Returns the names it wrote. Only used in development, so that `flask run` works on a
+    fresh clone without anyone inventing secrets by hand.
+    """
+    missing = [name for name in SECRET_NAMES if not os.environ.get(name)]
+    if not missing:
+        return []
+    lines = [f"{name}={secrets.token_urlsafe(48)}" for name in missing]
+    if not env_file.exists():
+        lines.insert(0, "# Made by the first run for local development. Never commit this file.")
+    with env_file.open("a") as fh:
+        fh.write("\n".join(lines) + "\n")
+    env_file.chmod(0o600)
+    return missing

@@ -1,0 +1,70 @@
+"""Single-use tokens sent by email. Only their SHA-256 is stored.
+
+A token is 32 random bytes, so a plain (unsalted) SHA-256 is enough to make a stolen table
+useless, and it lets the lookup be one indexed equality.
+"""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import EmailToken, utcnow
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue(user_id: int, purpose: str, ttl_seconds: int) -> str:
+    """Store a new token for `user_id` and return it in clear, to be emailed."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    db.session.add(
+        EmailToken(
+            user_id=user_id,
+            purpose=purpose,
+            token_hash=_digest(token),
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl_seconds),
+        )
+    )
+    return token
+
+
+def spend(token: str, purpose: str) -> int | None:
+    """Spend a live token and every other token of its user for the same purpose.
+
+    Returns the user id, or None when the token is unknown, used or expired. The
+    conditional UPDATE makes two concurrent spends of one token give one winner.
+    """
+    now = utcnow()
+    user_id = db.session.execute(
+        sa.update(EmailToken)
+        .where(
+            EmailToken.token_hash == _digest(token),
+            EmailToken.purpose == purpose,
+            EmailToken.used_at.is_(None),
+            EmailToken.expires_at > now,
+        )
+        .values(used_at=now)
+        .returning(EmailToken.user_id)
+    ).scalar_one_or_none()
+    if user_id is not None:
+        revoke_all(user_id, purpose)
+    return user_id
+
+
+def revoke_all(user_id: int, purpose: str) -> None:
+    """Make every outstanding token of `user_id` for `purpose` unusable."""
+    db.session.execute(
+        sa.update(EmailToken)
+        .where(
+            EmailToken.user_id == user_id,
+            EmailToken.purpose == purpose,
+            EmailToken.used_at.is_(None),
+        )
+        .values(used_at=utcnow())
+    )

@@ -1,0 +1,60 @@
+"""Forgot and reset password: a single-use token sent by email."""
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app
+
+from app import email_tokens, mail, passwords, sessions
+from app.errors import APIError
+from app.extensions import db
+from app.models import User
+from app.schemas import ForgotPasswordSchema, ResetPasswordSchema, load_body
+
+bp = Blueprint("reset", __name__)
+
+PURPOSE = "reset"
+FORGOT_MESSAGE = "If an account exists for that email, a password reset link has been sent."
+
+
+@bp.post("/forgot-password")
+def forgot_password():
+    """Email a reset link if the account exists; the answer is the same either way."""
+    data = load_body(ForgotPasswordSchema())
+    user = db.session.scalar(sa.select(User).where(User.email == data["email"]))
+    if user is not None and not user.disabled:
+        config = current_app.config
+        token = email_tokens.issue(user.id, PURPOSE, config["RESET_TOKEN_TTL"])
+        db.session.commit()
+        link = config["RESET_URL_TEMPLATE"].replace("{token}", token)
+        minutes = config["RESET_TOKEN_TTL"] // 60
+        try:
+            mail.send_mail(
+                user.email,
+                "Reset your password",
+                f"Someone asked to reset the password of this account.\n\n"
+                f"To choose a new password, open this link within {minutes} minutes:\n{link}\n\n"
+                f"If it was not you, ignore this message; your password stays the same.\n",
+            )
+        except mail.MailError as exc:
+            current_app.logger.error("password reset mail not sent: %s", exc)
+    return {"message": FORGOT_MESSAGE}
+
+
+@bp.post("/reset-password")
+def reset_password():
+    """Set a new password with a reset token; every session of the user ends."""
+    data = load_body(ResetPasswordSchema())
+    user_id = email_tokens.spend(data["token"], PURPOSE)
+    user = db.session.get(User, user_id) if user_id is not None else None
+    if user is None:
+        db.session.rollback()
+        raise APIError(400, "invalid_reset_token", "The reset token is invalid or has expired.")
+    errors = passwords.policy_errors(data["password"], user.email)
+    if errors:
+        db.session.rollback()
+        raise APIError(
+            400, "validation_error", "The request body is invalid.", {"password": errors}
+        )
+    user.set_password(data["password"])
+    sessions.end_all_sessions(user.id)
+    db.session.commit()
+    return {"message": "Password updated"}

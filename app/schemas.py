@@ -1,0 +1,122 @@
+"""marshmallow schemas for request bodies, and `load_body`, which every view uses to read one.
+
+Unknown fields are dropped (a `role` in a registration body changes nothing). Strings must
+be text that UTF-8 can carry: a lone surrogate from a JSON `\\ud800` escape is a 400 here,
+not a crash in bcrypt or the database.
+"""
+
+import json
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from flask import request
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+
+from app import passwords
+from app.errors import APIError
+
+MAX_TOKEN_LENGTH = 4096
+
+
+class Text(fields.String):
+    """A string that is valid Unicode text without NUL characters."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError("Must be valid Unicode text.") from None
+        if "\x00" in text:
+            raise ValidationError("Must not contain NUL characters.")
+        return text
+
+
+class Email(Text):
+    """An email address, normalised and lower-cased so that comparisons ignore case."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if len(text) > 320:
+            raise ValidationError("Not a valid email address.")
+        try:
+            result = validate_email(text, check_deliverability=False)
+        except EmailNotValidError as exc:
+            raise ValidationError(f"Not a valid email address: {exc}") from None
+        return result.normalized.lower()
+
+
+class NewPassword(Text):
+    """A password being set: it must meet the policy in `app.passwords`."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        password = super()._deserialize(value, attr, data, **kwargs)
+        errors = passwords.policy_errors(password)
+        if errors:
+            raise ValidationError(errors)
+        return password
+
+
+class BodySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class CredentialsSchema(BodySchema):
+    email = Email(required=True)
+    password = Text(required=True, validate=validate.Length(min=1))
+
+    @validates_schema
+    def password_fits_bcrypt(self, data, **kwargs):
+        password = data.get("password", "")
+        if len(password.encode("utf-8")) > passwords.MAX_BYTES:
+            raise ValidationError(
+                f"Password must be at most {passwords.MAX_BYTES} bytes in UTF-8.", "password"
+            )
+
+
+class RegisterSchema(BodySchema):
+    email = Email(required=True)
+    password = NewPassword(required=True)
+
+    @validates_schema
+    def password_differs_from_email(self, data, **kwargs):
+        if "email" in data and "password" in data:
+            errors = passwords.policy_errors(data["password"], data["email"])
+            if errors:
+                raise ValidationError(errors, "password")
+
+
+class RefreshTokenSchema(BodySchema):
+    refresh_token = Text(
+        required=True,
+        data_key="refreshToken",
+        validate=validate.Length(min=1, max=MAX_TOKEN_LENGTH),
+    )
+
+
+class ForgotPasswordSchema(BodySchema):
+    email = Email(required=True)
+
+
+class ResetPasswordSchema(BodySchema):
+    token = Text(required=True, validate=validate.Length(min=1, max=MAX_TOKEN_LENGTH))
+    password = NewPassword(required=True)
+
+
+def load_body(schema: Schema) -> dict[str, Any]:
+    """Parse the JSON object in the request body and validate it with `schema`."""
+    if not request.is_json:
+        raise APIError(
+            415,
+            "unsupported_media_type",
+            "The request body must be JSON (Content-Type: application/json).",
+        )
+    raw = request.get_data(cache=True)
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise APIError(400, "invalid_json", "The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise APIError(400, "invalid_json", "The request body must be a JSON object.")
+    return schema.load(data)

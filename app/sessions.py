@@ -1,0 +1,201 @@
+"""Sign-in sessions and refresh-token rotation with reuse detection.
+
+Rotation spends the presented jti with one conditional UPDATE. Whichever request flips
+`used_at` first wins; every other request with the same token sees zero rows updated and
+is either handed the same successor (within REFRESH_REUSE_INTERVAL) or treated as theft,
+which ends the whole session: every refresh token of the chain and, through the `sid`
+claim, every access token of it.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app, request
+
+from app import tokens
+from app.errors import APIError
+from app.extensions import db
+from app.models import LoginSession, RefreshToken, User, new_id, utcnow
+from app.tokens import TokenError
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+    def as_json(self) -> dict:
+        return {
+            "accessToken": self.access_token,
+            "refreshToken": self.refresh_token,
+            "tokenType": "Bearer",
+            "expiresIn": self.expires_in,
+        }
+
+
+def _client() -> dict[str, str | None]:
+    return {"ip": request.remote_addr, "user_agent": request.user_agent.string[:512] or None}
+
+
+def _seconds(name: str) -> timedelta:
+    return timedelta(seconds=current_app.config[name])
+
+
+def _new_refresh_row(session: LoginSession, now: datetime) -> RefreshToken:
+    row = RefreshToken(
+        jti=new_id(),
+        session_id=session.id,
+        user_id=session.user_id,
+        issued_at=now,
+        expires_at=min(now + _seconds("JWT_REFRESH_TTL"), session.expires_at),
+        **_client(),
+    )
+    db.session.add(row)
+    return row
+
+
+def _refresh_string(row: RefreshToken) -> str:
+    return tokens.encode_refresh_token(
+        user_id=row.user_id,
+        session_id=row.session_id,
+        jti=row.jti,
+        issued_at=row.issued_at,
+        expires_at=row.expires_at,
+    )
+
+
+def _pair(user: User, session: LoginSession, refresh: RefreshToken, now: datetime) -> TokenPair:
+    expires_at = min(now + _seconds("JWT_ACCESS_TTL"), session.expires_at)
+    access = tokens.encode_access_token(
+        user_id=user.id,
+        email=user.email,
+        role=user.role,
+        session_id=session.id,
+        jti=new_id(),
+        issued_at=now,
+        expires_at=expires_at,
+    )
+    return TokenPair(access, _refresh_string(refresh), int((expires_at - now).total_seconds()))
+
+
+def start_session(user: User) -> TokenPair:
+    """Open a new session for `user` (the caller commits) and return its first token pair."""
+    now = utcnow()
+    session = LoginSession(
+        id=new_id(),
+        user_id=user.id,
+        created_at=now,
+        last_used_at=now,
+        expires_at=now + _seconds("JWT_SESSION_MAX_AGE"),
+        **_client(),
+    )
+    db.session.add(session)
+    return _pair(user, session, _new_refresh_row(session, now), now)
+
+
+def rotate(token: str) -> TokenPair:
+    """Spend a refresh token and return the next pair of its session; commits."""
+    claims = tokens.decode_refresh_token(token)
+    now = utcnow()
+    found = db.session.execute(
+        sa.select(RefreshToken, LoginSession, User)
+        .join(LoginSession, RefreshToken.session_id == LoginSession.id)
+        .join(User, RefreshToken.user_id == User.id)
+        .where(RefreshToken.jti == claims.jti)
+    ).first()
+    if found is None:
+        raise TokenError("invalid_token", "The refresh token is not recognised.")
+    row, session, user = found
+    if row.session_id != claims.session_id or row.user_id != claims.user_id:
+        raise TokenError("invalid_token", "The refresh token is not recognised.")
+    if session.revoked_at is not None or row.revoked_at is not None:
+        raise TokenError("token_revoked", "The session has ended.")
+    if session.expires_at <= now:
+        raise TokenError("token_expired", "The session has expired; sign in again.")
+    if user.disabled:
+        raise APIError(403, "account_disabled", "This account is disabled.")
+
+    spent = db.session.execute(
+        sa.update(RefreshToken)
+        .where(
+            RefreshToken.jti == row.jti,
+            RefreshToken.used_at.is_(None),
+            RefreshToken.revoked_at.is_(None),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if spent == 1:
+        successor = _new_refresh_row(session, now)
+        row.replaced_by = successor.jti
+        session.last_used_at = now
+        pair = _pair(user, session, successor, now)
+        db.session.commit()
+        return pair
+    return _after_lost_race(row, session, user, now)
+
+
+def _after_lost_race(
+    row: RefreshToken, session: LoginSession, user: User, now: datetime
+) -> TokenPair:
+    """The token was already spent: hand out its successor within the grace, else revoke."""
+    db.session.refresh(row)
+    grace = current_app.config["REFRESH_REUSE_INTERVAL"]
+    if grace and row.used_at is not None and row.replaced_by and row.revoked_at is None:
+        successor = db.session.get(RefreshToken, row.replaced_by, populate_existing=True)
+        if (
+            successor is not None
+            and successor.revoked_at is None
+            and now - row.used_at <= timedelta(seconds=grace)
+        ):
+            pair = _pair(user, session, successor, now)
+            db.session.commit()
+            return pair
+    if row.used_at is not None:
+        end_session(session.id, now)
+        db.session.commit()
+        current_app.logger.warning(
+            "refresh token reuse detected: session %s of user %s revoked", session.id, user.id
+        )
+    raise TokenError("token_revoked", "The refresh token has been used already.")
+
+
+def _revoke(session_match, token_match, now: datetime | None) -> None:
+    now = now or utcnow()
+    db.session.execute(
+        sa.update(LoginSession)
+        .where(session_match, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        sa.update(RefreshToken)
+        .where(token_match, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def end_session(session_id: str, now: datetime | None = None) -> None:
+    """Revoke a session and every refresh token of it (the caller commits)."""
+    _revoke(LoginSession.id == session_id, RefreshToken.session_id == session_id, now)
+
+
+def end_all_sessions(user_id: int, now: datetime | None = None) -> None:
+    """Revoke every session of a user and all their refresh tokens (the caller commits)."""
+    _revoke(LoginSession.user_id == user_id, RefreshToken.user_id == user_id, now)
+
+
+def logout(token: str) -> None:
+    """End the session a refresh token belongs to, whatever the token's state; commits.
+
+    An expired token still ends its session: its signature proves we issued it.
+    """
+    try:
+        claims = tokens.decode_refresh_token(token, verify_exp=False)
+    except TokenError:
+        return
+    end_session(claims.session_id)
+    db.session.commit()

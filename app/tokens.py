@@ -1,0 +1,130 @@
+"""The only place that signs or verifies a JWT.
+
+Access and refresh tokens are signed with different keys and carry different `typ` headers
+(RFC 9068 `at+jwt` for access), and every decode pins the algorithm, the type, the issuer
+and the audience, so neither can stand in for the other.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import jwt
+from flask import current_app
+
+ACCESS_TYP = "at+jwt"
+REFRESH_TYP = "refresh+jwt"
+REQUIRED_CLAIMS = ["exp", "iat", "nbf", "sub", "jti", "iss", "aud"]
+
+
+class TokenError(Exception):
+    """A token that must not be accepted. `code` is the contract's error code."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: int
+    session_id: str
+    role: str
+    jti: str
+
+
+@dataclass(frozen=True)
+class RefreshClaims:
+    user_id: int
+    session_id: str
+    jti: str
+
+
+def _key(kind: str) -> str:
+    return current_app.config["JWT_ACCESS_SECRET" if kind == "access" else "JWT_REFRESH_SECRET"]
+
+
+def _encode(kind: str, typ: str, claims: dict[str, Any]) -> str:
+    config = current_app.config
+    payload = {"iss": config["JWT_ISSUER"], "aud": config["JWT_AUDIENCE"], **claims}
+    return jwt.encode(payload, _key(kind), algorithm=config["JWT_ALGORITHM"], headers={"typ": typ})
+
+
+def _timestamps(issued_at: datetime, expires_at: datetime) -> dict[str, int]:
+    iat = int(issued_at.timestamp())
+    return {"iat": iat, "nbf": iat, "exp": int(expires_at.timestamp())}
+
+
+def encode_access_token(
+    *,
+    user_id: int,
+    email: str,
+    role: str,
+    session_id: str,
+    jti: str,
+    issued_at: datetime,
+    expires_at: datetime,
+) -> str:
+    claims = {
+        "sub": str(user_id),
+        "jti": jti,
+        **_timestamps(issued_at, expires_at),
+        "email": email,
+        "role": role,
+        "sid": session_id,
+    }
+    return _encode("access", ACCESS_TYP, claims)
+
+
+def encode_refresh_token(
+    *, user_id: int, session_id: str, jti: str, issued_at: datetime, expires_at: datetime
+) -> str:
+    """Encode a refresh token. Deterministic: the same row always gives the same string."""
+    claims = {
+        "sub": str(user_id),
+        "jti": jti,
+        **_timestamps(issued_at, expires_at),
+        "sid": session_id,
+    }
+    return _encode("refresh", REFRESH_TYP, claims)
+
+
+def _decode(kind: str, typ: str, token: str, *, verify_exp: bool = True) -> dict[str, Any]:
+    config = current_app.config
+    try:
+        decoded = jwt.api_jwt.decode_complete(
+            token,
+            _key(kind),
+            algorithms=[config["JWT_ALGORITHM"]],
+            audience=config["JWT_AUDIENCE"],
+            issuer=config["JWT_ISSUER"],
+            leeway=config["JWT_LEEWAY"],
+            options={"require": REQUIRED_CLAIMS, "verify_exp": verify_exp},
+        )
+    except jwt.ExpiredSignatureError:
+        raise TokenError("token_expired", "The token has expired.") from None
+    except jwt.PyJWTError:
+        raise TokenError("invalid_token", "The token is invalid.") from None
+    if decoded["header"].get("typ") != typ:
+        raise TokenError("invalid_token", "The token is not of the expected type.")
+    claims = decoded["payload"]
+    if not isinstance(claims.get("sid"), str) or not isinstance(claims["jti"], str):
+        raise TokenError("invalid_token", "The token is invalid.")
+    try:
+        claims["sub"] = int(claims["sub"])
+    except (TypeError, ValueError):
+        raise TokenError("invalid_token", "The token is invalid.") from None
+    return claims
+
+
+def decode_access_token(token: str) -> AccessClaims:
+    claims = _decode("access", ACCESS_TYP, token)
+    if not isinstance(claims.get("role"), str):
+        raise TokenError("invalid_token", "The token is invalid.")
+    return AccessClaims(claims["sub"], claims["sid"], claims["role"], claims["jti"])
+
+
+def decode_refresh_token(token: str, *, verify_exp: bool = True) -> RefreshClaims:
+    claims = _decode("refresh", REFRESH_TYP, token, verify_exp=verify_exp)
+    return RefreshClaims(claims["sub"], claims["sid"], claims["jti"])

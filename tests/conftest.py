@@ -1,0 +1,185 @@
+"""Fixtures: an app per test on SQLite and on real PostgreSQL, a client, an SMTP mailbox.
+
+Every test that uses `app` runs twice, once per database (`[sqlite]` and `[postgres]` in
+its id). Postgres gets its schema from the Alembic migrations, once per session, and is
+emptied after each test. Tests skip with the reason when a service is down, but under CI
+(`CI=true`) they fail instead.
+"""
+
+import os
+import socket
+import threading
+from contextlib import closing
+from email import message_from_bytes, policy
+
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+
+os.environ["APP_ENV"] = "testing"
+
+from app import create_app
+from app.extensions import db
+
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PASSWORD = "correct horse battery"
+
+
+def service_missing(name: str, reason: str, start_with: str) -> None:
+    """Skip (locally) or fail (in CI) a test that needs a service that is not there."""
+    message = f"{name} is not reachable: {reason}. Start it with: {start_with}"
+    if IN_CI:
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def postgres_engine(url: str = POSTGRES_URL) -> sa.Engine:
+    engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        service_missing(
+            "PostgreSQL",
+            str(exc.orig).splitlines()[0],
+            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+        )
+    return engine
+
+
+def reset_postgres_schema(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+
+
+def make_app(database_url: str, **overrides):
+    return create_app({"DATABASE_URL": database_url, **overrides})
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def database(request):
+    """Which database the test runs on; for Postgres, a schema built by the migrations."""
+    if request.param == "postgres":
+        engine = postgres_engine()
+        reset_postgres_schema(engine)
+        engine.dispose()
+        from flask_migrate import upgrade
+
+        with make_app(POSTGRES_URL).app_context():
+            upgrade()
+            db.engine.dispose()
+    return request.param
+
+
+@pytest.fixture
+def app_config():
+    """Settings a test wants on top of the testing defaults (override to change them)."""
+    return {}
+
+
+@pytest.fixture
+def app(database, tmp_path, app_config):
+    url = f"sqlite:///{tmp_path / 'test.db'}" if database == "sqlite" else POSTGRES_URL
+    app = make_app(url, **app_config)
+    with app.app_context():
+        if database == "sqlite":
+            db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        if database == "postgres":
+            tables = ", ".join(t.name for t in db.metadata.sorted_tables)
+            with db.engine.begin() as conn:
+                conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    """Register, log in and build headers, as a client of the API would."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def register(self, email="user@example.com", password=PASSWORD):
+        response = self.client.post("/auth/register", json={"email": email, "password": password})
+        assert response.status_code == 201, response.json
+        return response.json
+
+    def login(self, email="user@example.com", password=PASSWORD):
+        response = self.client.post("/auth/login", json={"email": email, "password": password})
+        assert response.status_code == 200, response.json
+        return response.json
+
+    def signup(self, email="user@example.com", password=PASSWORD):
+        """Register and log in; return the token pair."""
+        self.register(email, password)
+        return self.login(email, password)
+
+    @staticmethod
+    def headers(tokens):
+        token = tokens["accessToken"] if isinstance(tokens, dict) else tokens
+        return {"Authorization": f"Bearer {token}"}
+
+    def refresh(self, refresh_token):
+        return self.client.post("/auth/refresh", json={"refreshToken": refresh_token})
+
+    def me(self, tokens):
+        return self.client.get("/me", headers=self.headers(tokens))
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+def free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Mailbox:
+    """An aiosmtpd handler that keeps every message it receives."""
+
+    def __init__(self):
+        self.messages = []
+        self.received = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        self.received.set()
+        return "250 Message accepted for delivery"
+
+    def bodies(self):
+        return [message.get_content() for message in self.messages]
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on 127.0.0.1 for the duration of one test."""
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    mailbox.port = controller.port
+    yield mailbox
+    controller.stop()
+
+
+@pytest.fixture
+def mail_config(smtp_server):
+    return {"MAIL_BACKEND": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": smtp_server.port}
