@@ -9,8 +9,10 @@ from typing import Any
 
 from dotenv import find_dotenv, load_dotenv
 from flask import Flask
+from flask.helpers import get_debug_flag
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as configuration
 from app.errors import register_error_handlers
@@ -25,6 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_response_headers(app)
+    trust_proxies(app)
     return app
 
 
@@ -48,6 +51,8 @@ def load_settings(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     settings.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     app.config.from_mapping(settings)
     if settings["APP_ENV"] == "production":
+        if get_debug_flag():
+            raise configuration.ConfigError("APP_ENV=production never runs in debug mode")
         app.debug = False
     app.json.sort_keys = False
     if app.logger.level == logging.NOTSET:
@@ -78,6 +83,16 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(reset_bp, url_prefix="/auth")
     app.register_blueprint(account_bp, url_prefix="/me")
+
+
+def trust_proxies(app: Flask) -> None:
+    """Believe X-Forwarded-* only from the TRUSTED_PROXY_COUNT proxies in front of us.
+
+    With the default 0 the headers are ignored, so a client cannot fake its address.
+    """
+    count = app.config["TRUSTED_PROXY_COUNT"]
+    if count:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
 
 def register_response_headers(app: Flask) -> None:
