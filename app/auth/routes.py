@@ -1,4 +1,4 @@
-"""Register, log in, refresh and log out."""
+"""Register, log in, refresh, log out (of one session or of all of them)."""
 
 import sqlalchemy as sa
 from flask import Blueprint
@@ -9,6 +9,7 @@ from app.errors import APIError
 from app.extensions import db
 from app.models import User
 from app.schemas import CredentialsSchema, RefreshTokenSchema, RegisterSchema, load_body
+from app.security import current_user, login_required
 
 bp = Blueprint("auth", __name__)
 
@@ -61,4 +62,13 @@ def logout():
     """End the session of a refresh token. Idempotent."""
     data = load_body(RefreshTokenSchema())
     sessions.logout(data["refresh_token"])
+    return "", 204
+
+
+@bp.post("/logout-all")
+@login_required
+def logout_all():
+    """End every session of the caller, on every device, with all their tokens."""
+    sessions.end_all_sessions(current_user().id)
+    db.session.commit()
     return "", 204
