@@ -2,7 +2,7 @@
 
 from flask import Blueprint, g
 
-from app import email_tokens, sessions
+from app import cookies, email_tokens, sessions
 from app.errors import APIError
 from app.extensions import db
 from app.models import isoformat
@@ -44,7 +44,7 @@ def change_password():
     email_tokens.revoke_all(user.id, email_tokens.RESET)
     pair = sessions.start_session(user)
     db.session.commit()
-    return pair.as_json()
+    return cookies.token_response(pair, cookies.requested())
 
 
 @bp.get("/sessions")
@@ -86,4 +86,4 @@ def delete_account():
         raise WRONG_PASSWORD
     db.session.delete(user)
     db.session.commit()
-    return "", 204
+    return cookies.signed_out()
