@@ -26,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
+    register_commands(app)
     register_response_headers(app)
     trust_proxies(app)
     return app
@@ -83,6 +84,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(reset_bp, url_prefix="/auth")
     app.register_blueprint(account_bp, url_prefix="/me")
+
+
+def register_commands(app: Flask) -> None:
+    from app.commands import tokens_cli
+
+    app.cli.add_command(tokens_cli)
 
 
 def trust_proxies(app: Flask) -> None:

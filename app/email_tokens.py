@@ -13,6 +13,9 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import EmailToken, utcnow
 
+# Purposes: a token is only ever spent for the purpose it was issued for.
+RESET = "reset"
+
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()

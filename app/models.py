@@ -19,6 +19,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def isoformat(value: datetime) -> str:
+    """A stored UTC time as the API shows it: ISO 8601 with a `Z`."""
+    return value.isoformat().replace("+00:00", "Z")
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 

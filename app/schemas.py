@@ -57,6 +57,19 @@ class NewPassword(Text):
         return password
 
 
+class CurrentPassword(Text):
+    """A password to check against the stored hash: not empty, within bcrypt's 72 bytes."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Length(min=1), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        password = super()._deserialize(value, attr, data, **kwargs)
+        if len(password.encode("utf-8")) > passwords.MAX_BYTES:
+            raise ValidationError(f"Password must be at most {passwords.MAX_BYTES} bytes in UTF-8.")
+        return password
+
+
 class BodySchema(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -64,15 +77,7 @@ class BodySchema(Schema):
 
 class CredentialsSchema(BodySchema):
     email = Email(required=True)
-    password = Text(required=True, validate=validate.Length(min=1))
-
-    @validates_schema
-    def password_fits_bcrypt(self, data, **kwargs):
-        password = data.get("password", "")
-        if len(password.encode("utf-8")) > passwords.MAX_BYTES:
-            raise ValidationError(
-                f"Password must be at most {passwords.MAX_BYTES} bytes in UTF-8.", "password"
-            )
+    password = CurrentPassword(required=True)
 
 
 class RegisterSchema(BodySchema):
@@ -82,9 +87,7 @@ class RegisterSchema(BodySchema):
     @validates_schema
     def password_differs_from_email(self, data, **kwargs):
         if "email" in data and "password" in data:
-            errors = passwords.policy_errors(data["password"], data["email"])
-            if errors:
-                raise ValidationError(errors, "password")
+            check_password_for(data["email"], data["password"], "password")
 
 
 class RefreshTokenSchema(BodySchema):
@@ -95,6 +98,15 @@ class RefreshTokenSchema(BodySchema):
     )
 
 
+class ChangePasswordSchema(BodySchema):
+    current_password = CurrentPassword(required=True, data_key="currentPassword")
+    new_password = NewPassword(required=True, data_key="newPassword")
+
+
+class DeleteAccountSchema(BodySchema):
+    password = CurrentPassword(required=True)
+
+
 class ForgotPasswordSchema(BodySchema):
     email = Email(required=True)
 
@@ -102,6 +114,14 @@ class ForgotPasswordSchema(BodySchema):
 class ResetPasswordSchema(BodySchema):
     token = Text(required=True, validate=validate.Length(min=1, max=MAX_TOKEN_LENGTH))
     password = NewPassword(required=True)
+
+
+def check_password_for(email: str, password: str, field: str) -> None:
+    """Refuse a new password that the policy forbids for the account of `email` (a 400
+    `validation_error` naming `field`); what a field alone cannot know, like the email."""
+    errors = passwords.policy_errors(password, email)
+    if errors:
+        raise ValidationError({field: errors})
 
 
 def load_body(schema: Schema) -> dict[str, Any]:

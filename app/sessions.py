@@ -7,6 +7,7 @@ which ends the whole session: every refresh token of the chain and, through the 
 claim, every access token of it.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,12 +20,17 @@ from app.extensions import db
 from app.models import LoginSession, RefreshToken, User, new_id, utcnow
 from app.tokens import TokenError
 
+# What `new_id` makes; anything else in a URL is refused before it reaches the database.
+SESSION_ID = re.compile(r"[0-9a-f]{32}")
+
 
 @dataclass(frozen=True)
 class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
+    session_id: str
+    refresh_expires_in: int
 
     def as_json(self) -> dict:
         return {
@@ -77,7 +83,13 @@ def _pair(user: User, session: LoginSession, refresh: RefreshToken, now: datetim
         issued_at=now,
         expires_at=expires_at,
     )
-    return TokenPair(access, _refresh_string(refresh), int((expires_at - now).total_seconds()))
+    return TokenPair(
+        access_token=access,
+        refresh_token=_refresh_string(refresh),
+        expires_in=int((expires_at - now).total_seconds()),
+        session_id=session.id,
+        refresh_expires_in=int((refresh.expires_at - now).total_seconds()),
+    )
 
 
 def start_session(user: User) -> TokenPair:
@@ -163,16 +175,18 @@ def _after_lost_race(
 
 
 def _revoke(session_match, token_match, now: datetime | None) -> None:
+    # Tokens before sessions: the order in which `rotate` locks rows, so a revocation and
+    # a concurrent refresh of the same user wait for each other instead of deadlocking.
     now = now or utcnow()
     db.session.execute(
-        sa.update(LoginSession)
-        .where(session_match, LoginSession.revoked_at.is_(None))
+        sa.update(RefreshToken)
+        .where(token_match, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
     db.session.execute(
-        sa.update(RefreshToken)
-        .where(token_match, RefreshToken.revoked_at.is_(None))
+        sa.update(LoginSession)
+        .where(session_match, LoginSession.revoked_at.is_(None))
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -186,6 +200,49 @@ def end_session(session_id: str, now: datetime | None = None) -> None:
 def end_all_sessions(user_id: int, now: datetime | None = None) -> None:
     """Revoke every session of a user and all their refresh tokens (the caller commits)."""
     _revoke(LoginSession.user_id == user_id, RefreshToken.user_id == user_id, now)
+
+
+def _live(now: datetime):
+    """A session that can still be used: not ended, not past its absolute limit, and holding
+    a refresh token that can still be spent (an idle session whose last refresh token has
+    expired is over, though nobody ended it)."""
+    spendable = sa.exists().where(
+        RefreshToken.session_id == LoginSession.id,
+        RefreshToken.used_at.is_(None),
+        RefreshToken.revoked_at.is_(None),
+        RefreshToken.expires_at > now,
+    )
+    return sa.and_(LoginSession.revoked_at.is_(None), LoginSession.expires_at > now, spendable)
+
+
+def live_sessions(user_id: int) -> list[LoginSession]:
+    """The sessions of `user_id` that can still be used, newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(LoginSession)
+            .where(LoginSession.user_id == user_id, _live(utcnow()))
+            .order_by(LoginSession.created_at.desc(), LoginSession.id)
+        )
+    )
+
+
+def end_live_session(user_id: int, session_id: str) -> bool:
+    """End a live session of `user_id` (the caller commits).
+
+    False, without a hint of why, when `user_id` has no live session by that id: it never
+    existed, belongs to someone else, or has ended already.
+    """
+    if not SESSION_ID.fullmatch(session_id):
+        return False
+    found = db.session.scalar(
+        sa.select(LoginSession.id).where(
+            LoginSession.id == session_id, LoginSession.user_id == user_id, _live(utcnow())
+        )
+    )
+    if found is None:
+        return False
+    end_session(session_id)
+    return True
 
 
 def logout(token: str) -> None:

@@ -1,14 +1,15 @@
-"""Register, log in, refresh and log out."""
+"""Register, log in, refresh, log out (of one session or of all of them)."""
 
 import sqlalchemy as sa
 from flask import Blueprint
 from sqlalchemy.exc import IntegrityError
 
-from app import passwords, sessions
+from app import cookies, passwords, sessions
 from app.errors import APIError
 from app.extensions import db
 from app.models import User
-from app.schemas import CredentialsSchema, RefreshTokenSchema, RegisterSchema, load_body
+from app.schemas import CredentialsSchema, RegisterSchema, load_body
+from app.security import current_user, login_required
 
 bp = Blueprint("auth", __name__)
 
@@ -46,19 +47,29 @@ def login():
         raise APIError(403, "account_disabled", "This account is disabled.")
     pair = sessions.start_session(user)
     db.session.commit()
-    return pair.as_json()
+    return cookies.token_response(pair, cookies.requested())
 
 
 @bp.post("/refresh")
 def refresh():
-    """Spend a refresh token and return the session's next token pair."""
-    data = load_body(RefreshTokenSchema())
-    return sessions.rotate(data["refresh_token"]).as_json()
+    """Spend a refresh token (body or cookie) and return the session's next token pair."""
+    token, from_cookie = cookies.refresh_token_from_request()
+    pair = sessions.rotate(token)
+    return cookies.token_response(pair, from_cookie or cookies.requested())
 
 
 @bp.post("/logout")
 def logout():
-    """End the session of a refresh token. Idempotent."""
-    data = load_body(RefreshTokenSchema())
-    sessions.logout(data["refresh_token"])
-    return "", 204
+    """End the session of a refresh token (body or cookie). Idempotent."""
+    token, from_cookie = cookies.refresh_token_from_request()
+    sessions.logout(token)
+    return cookies.signed_out(clear=from_cookie)
+
+
+@bp.post("/logout-all")
+@login_required
+def logout_all():
+    """End every session of the caller, on every device, with all their tokens."""
+    sessions.end_all_sessions(current_user().id)
+    db.session.commit()
+    return cookies.signed_out()

@@ -11,7 +11,6 @@ from app.schemas import ForgotPasswordSchema, ResetPasswordSchema, load_body
 
 bp = Blueprint("reset", __name__)
 
-PURPOSE = "reset"
 FORGOT_MESSAGE = "If an account exists for that email, a password reset link has been sent."
 
 
@@ -22,7 +21,7 @@ def forgot_password():
     user = db.session.scalar(sa.select(User).where(User.email == data["email"]))
     if user is not None and not user.disabled:
         config = current_app.config
-        token = email_tokens.issue(user.id, PURPOSE, config["RESET_TOKEN_TTL"])
+        token = email_tokens.issue(user.id, email_tokens.RESET, config["RESET_TOKEN_TTL"])
         db.session.commit()
         link = config["RESET_URL_TEMPLATE"].replace("{token}", token)
         minutes = config["RESET_TOKEN_TTL"] // 60
@@ -43,7 +42,7 @@ def forgot_password():
 def reset_password():
     """Set a new password with a reset token; every session of the user ends."""
     data = load_body(ResetPasswordSchema())
-    user_id = email_tokens.spend(data["token"], PURPOSE)
+    user_id = email_tokens.spend(data["token"], email_tokens.RESET)
     user = db.session.get(User, user_id) if user_id is not None else None
     if user is None:
         db.session.rollback()
