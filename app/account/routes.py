@@ -11,11 +11,4 @@ bp = Blueprint("account", __name__)
 @login_required
 def me():
     """Return the caller's account."""
-    user = current_user()
-    return {
-        "id": user.id,
-        "email": user.email,
-        "role": user.role,
-        "emailVerified": user.email_verified,
-        "createdAt": user.created_at.isoformat().replace("+00:00", "Z"),
-    }
+    return current_user().to_json()
