@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from app.config import load_config
 from app.extensions import db
 from app.models import EmailToken, User, utcnow
 from tests.conftest import PASSWORD, at_once
@@ -318,3 +319,21 @@ def test_turning_verification_on_stops_refreshes_of_unverified_sessions(app, aut
     assert auth.me(tokens).status_code == 200
     app.config["REQUIRE_EMAIL_VERIFICATION"] = False
     assert auth.refresh(tokens["refreshToken"]).status_code == 200
+
+
+def test_verification_settings_are_read_from_the_environment():
+    config = load_config(
+        environ={
+            "APP_ENV": "testing",
+            "REQUIRE_EMAIL_VERIFICATION": "true",
+            "VERIFY_TOKEN_TTL": "3600",
+            "VERIFY_RESEND_INTERVAL": "0",
+            "VERIFY_URL_TEMPLATE": TEMPLATE,
+        }
+    )
+    assert config["REQUIRE_EMAIL_VERIFICATION"] is True
+    assert (config["VERIFY_TOKEN_TTL"], config["VERIFY_RESEND_INTERVAL"]) == (3600, 0)
+    assert config["VERIFY_URL_TEMPLATE"] == TEMPLATE
+    defaults = load_config(environ={"APP_ENV": "testing"})
+    assert defaults["REQUIRE_EMAIL_VERIFICATION"] is False
+    assert defaults["VERIFY_TOKEN_TTL"] == 172800
