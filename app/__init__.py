@@ -78,18 +78,22 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app.account import bp as account_bp
+    from app.admin import bp as admin_bp
     from app.auth import bp as auth_bp
     from app.reset import bp as reset_bp
 
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(reset_bp, url_prefix="/auth")
     app.register_blueprint(account_bp, url_prefix="/me")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
 
 
 def register_commands(app: Flask) -> None:
-    from app.commands import tokens_cli
+    from app.commands.tokens import tokens_cli
+    from app.commands.users import users_cli
 
     app.cli.add_command(tokens_cli)
+    app.cli.add_command(users_cli)
 
 
 def trust_proxies(app: Flask) -> None:

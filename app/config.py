@@ -77,6 +77,10 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], Any]] = {
     "BCRYPT_ROUNDS": (_int, 12),
     "RESET_TOKEN_TTL": (_positive_int, 900),
     "RESET_URL_TEMPLATE": (_str, "http://localhost:5000/reset?token={token}"),
+    "VERIFY_URL_TEMPLATE": (_str, "http://localhost:5000/verify?token={token}"),
+    "VERIFY_TOKEN_TTL": (_positive_int, 172800),
+    "VERIFY_RESEND_INTERVAL": (_non_negative_int, 60),
+    "REQUIRE_EMAIL_VERIFICATION": (_bool, False),
     "MAIL_BACKEND": (_str, "console"),
     "MAIL_FROM": (_str, "no-reply@localhost"),
     "SMTP_HOST": (_str, "localhost"),
@@ -128,8 +132,9 @@ def validate_config(config: Mapping[str, Any]) -> None:
         raise ConfigError("BCRYPT_ROUNDS must be between 4 and 31")
     if config["MAIL_BACKEND"] not in ("console", "smtp"):
         raise ConfigError("MAIL_BACKEND must be console or smtp")
-    if "{token}" not in config["RESET_URL_TEMPLATE"]:
-        raise ConfigError("RESET_URL_TEMPLATE must contain {token}")
+    for name in ("RESET_URL_TEMPLATE", "VERIFY_URL_TEMPLATE"):
+        if "{token}" not in config[name]:
+            raise ConfigError(f"{name} must contain {{token}}")
     access, refresh = (config.get(name) for name in SECRET_NAMES)
     for name, value in zip(SECRET_NAMES, (access, refresh), strict=True):
         if not value:

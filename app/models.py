@@ -14,6 +14,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app import passwords
 from app.extensions import db
 
+# Every role a user can have, defined once; `User.role` holds one of them.
+USER = "user"
+ADMIN = "admin"
+ROLES = (USER, ADMIN)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -54,7 +59,7 @@ class User(db.Model):
     # Stored normalised (lower case), so the unique index makes emails case-insensitive.
     email: Mapped[str] = mapped_column(sa.String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(sa.String(128))
-    role: Mapped[str] = mapped_column(sa.String(32), default="user", server_default="user")
+    role: Mapped[str] = mapped_column(sa.String(32), default=USER, server_default=USER)
     email_verified: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     disabled: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -69,6 +74,16 @@ class User(db.Model):
 
     def check_password(self, password: str) -> bool:
         return passwords.check_password(password, self.password_hash)
+
+    def to_json(self) -> dict:
+        """The account as `/me` shows it (never the hash)."""
+        return {
+            "id": self.id,
+            "email": self.email,
+            "role": self.role,
+            "emailVerified": self.email_verified,
+            "createdAt": self.created_at.isoformat().replace("+00:00", "Z"),
+        }
 
     def __repr__(self) -> str:
         return f"<User {self.id}>"
@@ -120,7 +135,7 @@ class RefreshToken(db.Model):
 
 
 class EmailToken(db.Model):
-    """A single-use token sent by email (password reset; email verification later).
+    """A single-use token sent by email: `purpose` is "reset" or "verify".
 
     Only the SHA-256 of the token is stored: a leaked table cannot reset a password.
     """

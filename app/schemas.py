@@ -14,8 +14,11 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 
 from app import passwords
 from app.errors import APIError
+from app.models import ROLES
 
 MAX_TOKEN_LENGTH = 4096
+INT32_MAX = 2**31 - 1  # ids and page numbers fit a 32-bit SQL integer
+MAX_PER_PAGE = 100
 
 
 class Text(fields.String):
@@ -46,6 +49,15 @@ class Email(Text):
         return result.normalized.lower()
 
 
+class StrictBoolean(fields.Boolean):
+    """A JSON `true` or `false`; not 1, "yes" or "true" as marshmallow's Boolean allows."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class NewPassword(Text):
     """A password being set: it must meet the policy in `app.passwords`."""
 
@@ -73,6 +85,11 @@ class CurrentPassword(Text):
 class BodySchema(Schema):
     class Meta:
         unknown = EXCLUDE
+
+
+def _token() -> Text:
+    """An opaque emailed token (reset, verification)."""
+    return Text(required=True, validate=validate.Length(min=1, max=MAX_TOKEN_LENGTH))
 
 
 class CredentialsSchema(BodySchema):
@@ -111,9 +128,47 @@ class ForgotPasswordSchema(BodySchema):
     email = Email(required=True)
 
 
+class ResendVerificationSchema(ForgotPasswordSchema):
+    """Without an access token, the account is named by its email."""
+
+
 class ResetPasswordSchema(BodySchema):
-    token = Text(required=True, validate=validate.Length(min=1, max=MAX_TOKEN_LENGTH))
+    token = _token()
     password = NewPassword(required=True)
+
+
+class VerifyEmailSchema(BodySchema):
+    token = _token()
+
+
+class UserUpdateSchema(BodySchema):
+    """What an admin may change on an account; nothing else is read."""
+
+    role = Text(validate=validate.OneOf(ROLES))
+    disabled = StrictBoolean()
+
+    @validates_schema
+    def not_empty(self, data, **kwargs):
+        if not data:
+            raise ValidationError("Give at least one of role, disabled.", "_schema")
+
+
+class UserListQuery(BodySchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(1, INT32_MAX))
+    per_page = fields.Integer(
+        data_key="perPage", load_default=20, validate=validate.Range(1, MAX_PER_PAGE)
+    )
+    email = Text(load_default=None, validate=validate.Length(max=320))
+
+
+def load_query(schema: Schema) -> dict[str, Any]:
+    """Validate the query string with `schema` (the first value of a repeated parameter)."""
+    try:
+        return schema.load(request.args.to_dict())
+    except ValidationError as exc:
+        raise APIError(
+            400, "validation_error", "The query string is invalid.", exc.normalized_messages()
+        ) from None
 
 
 def check_password_for(email: str, password: str, field: str) -> None:

@@ -58,10 +58,12 @@ def authenticate(role: str | None = None) -> User:
     if found is None:
         raise _unauthorized("token_revoked", "The access token has been revoked.")
     user, revoked_at, expires_at = found
-    if revoked_at is not None or expires_at <= utcnow() or user.role != claims.role:
-        raise _unauthorized("token_revoked", "The access token has been revoked.")
+    # Before the session checks: disabling an account also ends its sessions, and the
+    # client should learn why rather than see a bare token_revoked.
     if user.disabled:
         raise APIError(403, "account_disabled", "This account is disabled.")
+    if revoked_at is not None or expires_at <= utcnow() or user.role != claims.role:
+        raise _unauthorized("token_revoked", "The access token has been revoked.")
     if role is not None and user.role != role:
         raise APIError(
             403,

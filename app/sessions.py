@@ -92,6 +92,17 @@ def _pair(user: User, session: LoginSession, refresh: RefreshToken, now: datetim
     )
 
 
+def check_may_sign_in(user: User) -> None:
+    """Refuse a login or refresh of a disabled account, or of an unverified one when
+    REQUIRE_EMAIL_VERIFICATION is on."""
+    if user.disabled:
+        raise APIError(403, "account_disabled", "This account is disabled.")
+    if current_app.config["REQUIRE_EMAIL_VERIFICATION"] and not user.email_verified:
+        raise APIError(
+            403, "email_unverified", "Confirm your email address with the link we sent first."
+        )
+
+
 def start_session(user: User) -> TokenPair:
     """Open a new session for `user` (the caller commits) and return its first token pair."""
     now = utcnow()
@@ -122,12 +133,13 @@ def rotate(token: str) -> TokenPair:
     row, session, user = found
     if row.session_id != claims.session_id or row.user_id != claims.user_id:
         raise TokenError("invalid_token", "The refresh token is not recognised.")
+    # Before the session checks: disabling an account ends its sessions, and the client
+    # should learn why rather than see a bare token_revoked.
+    check_may_sign_in(user)
     if session.revoked_at is not None or row.revoked_at is not None:
         raise TokenError("token_revoked", "The session has ended.")
     if session.expires_at <= now:
         raise TokenError("token_expired", "The session has expired; sign in again.")
-    if user.disabled:
-        raise APIError(403, "account_disabled", "This account is disabled.")
 
     spent = db.session.execute(
         sa.update(RefreshToken)

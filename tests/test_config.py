@@ -127,6 +127,9 @@ def test_production_refuses_debug_mode(tmp_path, monkeypatch):
         ("SMTP_PORT", "25.0"),
         ("MAX_CONTENT_LENGTH", "64KiB"),
         ("SMTP_STARTTLS", "maybe"),
+        ("REQUIRE_EMAIL_VERIFICATION", "sometimes"),
+        ("VERIFY_TOKEN_TTL", "0"),
+        ("VERIFY_RESEND_INTERVAL", "-1"),
         ("APP_ENV", "staging"),
     ],
 )
@@ -146,6 +149,7 @@ def test_create_app_refuses_a_bad_integer(monkeypatch):
     ("setting", "named"),
     [
         ({"RESET_URL_TEMPLATE": "https://app.example.com/reset"}, "RESET_URL_TEMPLATE"),
+        ({"VERIFY_URL_TEMPLATE": "https://app.example.com/verify"}, "VERIFY_URL_TEMPLATE"),
         ({"MAIL_BACKEND": "sendmail"}, "MAIL_BACKEND"),
         ({"BCRYPT_ROUNDS": "3"}, "BCRYPT_ROUNDS"),
     ],

@@ -1,6 +1,5 @@
 """POST /auth/refresh and /auth/logout: rotation, reuse detection, concurrency, session limits."""
 
-import threading
 from datetime import timedelta
 
 import jwt
@@ -8,6 +7,7 @@ import pytest
 
 from app.extensions import db
 from app.models import LoginSession, RefreshToken, utcnow
+from tests.conftest import at_once
 
 
 def test_refresh_rotates_the_token_pair(auth):
@@ -57,20 +57,10 @@ def test_reuse_in_one_session_leaves_other_sessions_alone(auth):
 
 def race(app, refresh_token, clients=8):
     """Send the same refresh token from several threads at once; return the responses."""
-    barrier = threading.Barrier(clients)
-    responses = [None] * clients
-
-    def worker(index):
-        client = app.test_client()
-        barrier.wait()
-        responses[index] = client.post("/auth/refresh", json={"refreshToken": refresh_token})
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return responses
+    return at_once(
+        clients,
+        lambda _: app.test_client().post("/auth/refresh", json={"refreshToken": refresh_token}),
+    )
 
 
 def test_concurrent_refreshes_of_one_token_have_exactly_one_winner(app, auth):

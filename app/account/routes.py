@@ -20,14 +20,7 @@ NO_SUCH_SESSION = APIError(404, "not_found", "There is no such session.")
 @login_required
 def me():
     """Return the caller's account."""
-    user = current_user()
-    return {
-        "id": user.id,
-        "email": user.email,
-        "role": user.role,
-        "emailVerified": user.email_verified,
-        "createdAt": isoformat(user.created_at),
-    }
+    return current_user().to_json()
 
 
 @bp.post("/password")

@@ -2,9 +2,8 @@
 
 import sqlalchemy as sa
 from flask import Blueprint
-from sqlalchemy.exc import IntegrityError
 
-from app import cookies, passwords, sessions
+from app import cookies, passwords, sessions, users, verification
 from app.errors import APIError
 from app.extensions import db
 from app.models import User
@@ -13,23 +12,15 @@ from app.security import current_user, login_required
 
 bp = Blueprint("auth", __name__)
 
-EMAIL_TAKEN = APIError(409, "email_taken", "An account with this email already exists.")
-
 
 @bp.post("/register")
 def register():
-    """Create an account and return its id and email."""
+    """Create an account, email it a verification link, and return its id and email."""
     data = load_body(RegisterSchema())
-    if db.session.scalar(sa.select(User.id).where(User.email == data["email"])) is not None:
-        raise EMAIL_TAKEN
-    user = User(email=data["email"])
-    user.set_password(data["password"])
-    db.session.add(user)
-    try:
-        db.session.commit()
-    except IntegrityError:  # a concurrent registration of the same email won
-        db.session.rollback()
-        raise EMAIL_TAKEN from None
+    user = users.create_user(data["email"], data["password"])
+    token = verification.issue(user)
+    db.session.commit()
+    verification.send(user, token)
     return {"id": user.id, "email": user.email}, 201
 
 
@@ -43,8 +34,7 @@ def login():
         raise APIError(401, "invalid_credentials", "Invalid email or password.")
     if not user.check_password(data["password"]):
         raise APIError(401, "invalid_credentials", "Invalid email or password.")
-    if user.disabled:
-        raise APIError(403, "account_disabled", "This account is disabled.")
+    sessions.check_may_sign_in(user)
     pair = sessions.start_session(user)
     db.session.commit()
     return cookies.token_response(pair, cookies.requested())

@@ -1,0 +1,5 @@
+"""The `admin` blueprint; its views are in `routes.py`."""
+
+from app.admin.routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,56 @@
+"""Verify an email address, and ask for a new verification link (views of `auth`)."""
+
+import sqlalchemy as sa
+from flask import request
+
+from app import verification
+from app.auth.routes import bp
+from app.errors import APIError
+from app.extensions import db
+from app.models import User
+from app.schemas import ResendVerificationSchema, VerifyEmailSchema, load_body
+from app.security import authenticate
+
+SENT = "A new verification link has been sent."
+ALREADY = "This email address is already verified."
+MAYBE_SENT = "If that account exists and is not verified yet, a verification link has been sent."
+
+
+@bp.post("/verify-email")
+def verify_email():
+    """Spend a verification token: the address it was sent to is now verified."""
+    data = load_body(VerifyEmailSchema())
+    if not verification.confirm(data["token"]):
+        raise APIError(
+            400,
+            "invalid_verification_token",
+            "The verification token is invalid, used or expired.",
+        )
+    return {"message": "Email address verified."}
+
+
+@bp.post("/resend-verification")
+def resend_verification():
+    """Send a new verification link: to the caller (access token) or to `email`.
+
+    Without a token the answer is the same whether or not the account exists, so that
+    an unverified user who may not log in (REQUIRE_EMAIL_VERIFICATION) can still ask.
+    """
+    if "Authorization" not in request.headers:
+        data = load_body(ResendVerificationSchema())
+        user = db.session.scalar(sa.select(User).where(User.email == data["email"]))
+        if user is not None and not user.disabled:
+            verification.resend(user)  # too soon: silently nothing, as for an unknown email
+        return {"message": MAYBE_SENT}, 202
+    user = authenticate()
+    if user.email_verified:
+        return {"message": ALREADY}, 202
+    wait = verification.resend(user)
+    if wait:
+        raise APIError(
+            429,
+            "rate_limited",
+            "A verification link was sent moments ago; wait before asking again.",
+            headers={"Retry-After": str(wait)},
+        )
+    return {"message": SENT}, 202

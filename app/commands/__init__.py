@@ -1,0 +1,1 @@
+"""`flask` commands, one module per command group."""

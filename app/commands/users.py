@@ -1,0 +1,173 @@
+"""`flask users ...`: manage accounts from a shell, without SQL.
+
+The rules are those of the HTTP API (`app.users`): the same email and password checks as
+registration, and the last enabled admin cannot be demoted or disabled. A password is
+read from a hidden prompt or from standard input, never from an argument, which would
+leave it in the shell history and the process list.
+"""
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from flask.cli import AppGroup
+from marshmallow import ValidationError
+
+from app import users, verification
+from app.errors import APIError
+from app.extensions import db
+from app.models import ROLES, USER, User
+from app.schemas import Email, RegisterSchema
+
+users_cli = AppGroup("users", help="Create, list, promote, disable and enable accounts.")
+
+
+class EmailType(click.ParamType):
+    """An email address, normalised as the API does (so `Alice@X.io` finds `alice@x.io`)."""
+
+    name = "email"
+
+    def convert(self, value, param, ctx):
+        try:
+            return Email().deserialize(value)
+        except ValidationError as exc:
+            self.fail(" ".join(exc.messages), param, ctx)
+
+
+EMAIL = EmailType()
+
+
+@contextmanager
+def _refused() -> Iterator[None]:
+    """Turn a refusal of the service (unknown user, last admin...) into a clean exit 1."""
+    try:
+        yield
+    except APIError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+
+
+def _describe(user: User) -> str:
+    return f"{user.email} (id {user.id}, role {user.role}{', disabled' if user.disabled else ''})"
+
+
+def _change(email: str, done: str, **changes) -> None:
+    with _refused():
+        user = users.change(users.get_by_email(email).id, **changes)
+        db.session.commit()
+    click.echo(f"{done} {_describe(user)}.")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if not from_stdin:
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    line = sys.stdin.readline()
+    if not line.strip("\r\n"):
+        raise click.ClickException("No password on standard input.")
+    return line.rstrip("\r\n")
+
+
+@users_cli.command("create")
+@click.argument("email", type=EMAIL)
+@click.option("--role", type=click.Choice(ROLES), default=USER, show_default=True)
+@click.option(
+    "--verified/--unverified",
+    default=True,
+    show_default=True,
+    help="Whether the address counts as verified. --unverified: the user must confirm it "
+    "with a link (asked for at POST /auth/resend-verification) when "
+    "REQUIRE_EMAIL_VERIFICATION is on.",
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input instead of a prompt.",
+)
+def create(email: str, role: str, verified: bool, password_stdin: bool) -> None:
+    """Create an account; the password is prompted for.
+
+    The password is asked for twice with the input hidden, or read from standard input
+    with --password-stdin; it is never an argument. It must pass the registration policy.
+    The operator vouches for the address, so it counts as verified unless --unverified
+    is given (no mail is sent either way).
+    """
+    password = _read_password(password_stdin)
+    try:
+        data = RegisterSchema().load({"email": email, "password": password})
+    except ValidationError as exc:
+        problems = "; ".join(" ".join(messages) for messages in exc.messages.values())
+        raise click.ClickException(problems) from None
+    with _refused():
+        user = users.create_user(data["email"], data["password"], role=role, verified=verified)
+        db.session.commit()
+    click.echo(f"Created {_describe(user)}.")
+
+
+@users_cli.command("set-role")
+@click.argument("email", type=EMAIL)
+@click.argument("role", type=click.Choice(ROLES))
+def set_role(email: str, role: str) -> None:
+    """Give an account the role ROLE.
+
+    Its access tokens stop working at once; its sessions live on, and their next refresh
+    carries the new role. The last enabled admin cannot be demoted.
+    """
+    _change(email, "Updated", role=role)
+
+
+@users_cli.command("disable")
+@click.argument("email", type=EMAIL)
+def disable(email: str) -> None:
+    """Disable an account and end its sessions.
+
+    It can no longer log in or refresh, and its access tokens stop working at once. The
+    last enabled admin cannot be disabled.
+    """
+    _change(email, "Disabled", disabled=True)
+
+
+@users_cli.command("enable")
+@click.argument("email", type=EMAIL)
+def enable(email: str) -> None:
+    """Enable a disabled account.
+
+    It must log in anew: the sessions ended by `disable` stay ended.
+    """
+    _change(email, "Enabled", disabled=False)
+
+
+@users_cli.command("verify")
+@click.argument("email", type=EMAIL)
+def verify(email: str) -> None:
+    """Mark an account's email address verified.
+
+    As following its verification link would; outstanding links stop working.
+    """
+    with _refused():
+        user = users.get_by_email(email)
+        verification.mark_verified(user.id)
+        db.session.commit()
+    click.echo(f"Verified {user.email}.")
+
+
+@users_cli.command("list")
+@click.option("--email", "prefix", metavar="PREFIX", help="Only emails starting with PREFIX.")
+@click.option(
+    "--limit", type=click.IntRange(1, 10_000), default=100, show_default=True, help="At most N."
+)
+def list_users(prefix: str | None, limit: int) -> None:
+    """List accounts by id.
+
+    Columns: id, email, role, verified, enabled or disabled, created. A count goes to
+    standard error.
+    """
+    found, total = users.search(prefix, 0, limit)
+    for user in found:
+        click.echo(
+            f"{user.id:>6}  {user.email:<40}  {user.role:<5}  "
+            f"{'verified' if user.email_verified else 'unverified':<10}  "
+            f"{'disabled' if user.disabled else 'enabled':<8}  "
+            f"{user.created_at.isoformat(timespec='seconds')}"
+        )
+    click.echo(f"{len(found)} of {total} accounts shown.", err=True)

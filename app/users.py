@@ -1,0 +1,114 @@
+"""Accounts as operators manage them: create, find, list, change role or disabled.
+
+Shared by the `admin` blueprint and the `flask users` commands, so both enforce the same
+rules. The one that needs care is "never remove the last admin": two admins demoting each
+other at the same moment must not both succeed, so every change that could remove an
+admin first locks the enabled admins' rows (see `_lock`) and only then counts them.
+Functions here never commit; the caller does, once.
+"""
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from app import sessions
+from app.errors import APIError
+from app.extensions import db
+from app.models import ADMIN, USER, User
+
+EMAIL_TAKEN = APIError(409, "email_taken", "An account with this email already exists.")
+LAST_ADMIN = APIError(
+    409, "last_admin", "This is the last enabled admin: promote another admin first."
+)
+
+
+def _enabled_admin():
+    return sa.and_(User.role == ADMIN, User.disabled.is_(False))
+
+
+def create_user(email: str, password: str, *, role: str = USER, verified: bool = False) -> User:
+    """Add an account (flushed, so it has an id); 409 `email_taken` if the email is in use.
+
+    `email` must already be normalised and `password` checked against the policy.
+    """
+    if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+        raise EMAIL_TAKEN
+    user = User(email=email, role=role, email_verified=verified)
+    user.set_password(password)
+    db.session.add(user)
+    try:
+        db.session.flush()
+    except IntegrityError:  # a concurrent registration of the same email won
+        db.session.rollback()
+        raise EMAIL_TAKEN from None
+    return user
+
+
+def get_by_email(email: str) -> User:
+    """The account with this (normalised) email, or 404 `not_found`."""
+    user = db.session.scalar(sa.select(User).where(User.email == email))
+    if user is None:
+        raise APIError(404, "not_found", f"There is no user with the email {email}.")
+    return user
+
+
+def search(email_prefix: str | None, offset: int, limit: int) -> tuple[list[User], int]:
+    """Accounts by id whose email starts with `email_prefix` (literally, any case); and how
+    many match in all."""
+    match = sa.true()
+    if email_prefix:
+        # autoescape: a `%` or `_` in the prefix matches itself, not any character.
+        match = User.email.startswith(email_prefix.lower(), autoescape=True)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(User).where(match))
+    found = db.session.scalars(
+        sa.select(User).where(match).order_by(User.id).offset(offset).limit(limit)
+    ).all()
+    return list(found), total
+
+
+def _lock(*criteria) -> None:
+    """Make other transactions that lock the same users wait until this one ends.
+
+    Postgres: row locks, taken in id order so two lockers cannot deadlock. SQLite has no
+    row locks and ignores FOR UPDATE; a no-op UPDATE takes its database write lock instead,
+    for the rest of the transaction. Either way, what is read afterwards stays true until
+    the commit.
+    """
+    if db.session.get_bind().dialect.name == "sqlite":
+        statement = sa.update(User).where(*criteria).values(updated_at=User.updated_at)
+        db.session.execute(statement.execution_options(synchronize_session=False))
+    else:
+        db.session.execute(sa.select(User.id).where(*criteria).order_by(User.id).with_for_update())
+
+
+def lock_user(user_id: int) -> None:
+    """Serialise read-check-write sequences on one user (see `_lock`)."""
+    _lock(User.id == user_id)
+
+
+def change(user_id: int, *, role: str | None = None, disabled: bool | None = None) -> User:
+    """Set a user's role and/or disabled flag; 404 `not_found`, 409 `last_admin`.
+
+    Takes effect on the user's next request: the guard compares the token's role with the
+    stored one and refuses disabled users. Disabling also ends every session, so that
+    enabling the account again does not bring old refresh tokens back to life. A role
+    change keeps the sessions: their next refresh carries the new role.
+    """
+    _lock(sa.or_(User.id == user_id, _enabled_admin()))
+    user = db.session.get(User, user_id, populate_existing=True)
+    if user is None:
+        raise APIError(404, "not_found", "There is no such user.")
+    was_enabled_admin = user.role == ADMIN and not user.disabled
+    if role is not None:
+        user.role = role
+    if disabled is not None:
+        user.disabled = disabled
+    if was_enabled_admin and not (user.role == ADMIN and not user.disabled):
+        others = db.session.scalar(
+            sa.select(sa.func.count()).select_from(User).where(_enabled_admin(), User.id != user_id)
+        )
+        if not others:
+            db.session.rollback()
+            raise LAST_ADMIN
+    if disabled:
+        sessions.end_all_sessions(user_id)
+    return user

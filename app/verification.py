@@ -1,0 +1,92 @@
+"""Email verification: a single-use link sent at registration and on request.
+
+Tokens are `app.email_tokens` with the purpose "verify" (only their hash is stored). A
+user may ask for a new link once per VERIFY_RESEND_INTERVAL seconds; the check and the new
+token are made under a lock on the user's row, so simultaneous requests send one mail.
+"""
+
+import math
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app import email_tokens, mail, users
+from app.extensions import db
+from app.models import EmailToken, User, utcnow
+
+PURPOSE = "verify"
+
+
+def issue(user: User) -> str:
+    """Store a new verification token for `user` (the caller commits) and return it."""
+    return email_tokens.issue(user.id, PURPOSE, current_app.config["VERIFY_TOKEN_TTL"])
+
+
+def send(user: User, token: str) -> None:
+    """Email the verification link; a delivery failure is logged, never raised."""
+    config = current_app.config
+    link = config["VERIFY_URL_TEMPLATE"].replace("{token}", token)
+    ttl = config["VERIFY_TOKEN_TTL"]
+    lifetime = f"{ttl // 3600} hours" if ttl >= 7200 else f"{max(ttl // 60, 1)} minute(s)"
+    try:
+        mail.send_mail(
+            user.email,
+            "Confirm your email address",
+            f"Welcome! Please confirm that this address belongs to you.\n\n"
+            f"Open this link within {lifetime}:\n{link}\n\n"
+            f"If you did not create an account, ignore this message.\n",
+        )
+    except mail.MailError as exc:
+        current_app.logger.error("verification mail to user %s not sent: %s", user.id, exc)
+
+
+def _wait_before_resend(user: User) -> int:
+    """Seconds until `user` may be sent another link (0: now). Call after `users.lock_user`."""
+    interval = current_app.config["VERIFY_RESEND_INTERVAL"]
+    last = db.session.scalar(
+        sa.select(EmailToken.created_at)
+        .where(EmailToken.user_id == user.id, EmailToken.purpose == PURPOSE)
+        .order_by(EmailToken.created_at.desc())
+        .limit(1)
+    )
+    if not interval or last is None:
+        return 0
+    return max(0, math.ceil(interval - (utcnow() - last).total_seconds()))
+
+
+def resend(user: User) -> int:
+    """Send an unverified `user` a new link unless one went out too recently; commits.
+
+    Returns 0 when it sent one (or the address is verified: nothing to send), else the
+    seconds to wait before asking again.
+    """
+    users.lock_user(user.id)
+    db.session.refresh(user)
+    wait = 0 if user.email_verified else _wait_before_resend(user)
+    if user.email_verified or wait:
+        db.session.rollback()
+        return wait
+    token = issue(user)
+    db.session.commit()
+    send(user, token)
+    return 0
+
+
+def mark_verified(user_id: int) -> None:
+    """Mark the user's address verified and spend their outstanding links (no commit)."""
+    email_tokens.revoke_all(user_id, PURPOSE)
+    db.session.execute(sa.update(User).where(User.id == user_id).values(email_verified=True))
+
+
+def confirm(token: str) -> bool:
+    """Spend a verification token and mark its user's address verified; commits.
+
+    False when the token is unknown, used or expired.
+    """
+    user_id = email_tokens.spend(token, PURPOSE)
+    if user_id is None:
+        db.session.rollback()
+        return False
+    mark_verified(user_id)
+    db.session.commit()
+    return True
