@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as configuration
+from app.audit import init_audit
 from app.errors import register_error_handlers
 from app.extensions import db, migrate
 
@@ -26,6 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
+    init_audit(app)
     register_response_headers(app)
     trust_proxies(app)
     return app

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask import current_app, request
 
 from app import tokens
+from app.audit import audit
 from app.errors import APIError
 from app.extensions import db
 from app.models import LoginSession, RefreshToken, User, new_id, utcnow
@@ -25,6 +26,7 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
+    session_id: str
 
     def as_json(self) -> dict:
         return {
@@ -77,7 +79,8 @@ def _pair(user: User, session: LoginSession, refresh: RefreshToken, now: datetim
         issued_at=now,
         expires_at=expires_at,
     )
-    return TokenPair(access, _refresh_string(refresh), int((expires_at - now).total_seconds()))
+    expires_in = int((expires_at - now).total_seconds())
+    return TokenPair(access, _refresh_string(refresh), expires_in, session.id)
 
 
 def start_session(user: User) -> TokenPair:
@@ -133,6 +136,7 @@ def rotate(token: str) -> TokenPair:
         session.last_used_at = now
         pair = _pair(user, session, successor, now)
         db.session.commit()
+        audit("refresh", user_id=user.id, session_id=session.id)
         return pair
     return _after_lost_race(row, session, user, now)
 
@@ -152,13 +156,12 @@ def _after_lost_race(
         ):
             pair = _pair(user, session, successor, now)
             db.session.commit()
+            audit("refresh", user_id=user.id, session_id=session.id, within_reuse_interval=True)
             return pair
     if row.used_at is not None:
         end_session(session.id, now)
         db.session.commit()
-        current_app.logger.warning(
-            "refresh token reuse detected: session %s of user %s revoked", session.id, user.id
-        )
+        audit("refresh_reuse_detected", user_id=user.id, session_id=session.id)
     raise TokenError("token_revoked", "The refresh token has been used already.")
 
 
@@ -199,3 +202,4 @@ def logout(token: str) -> None:
         return
     end_session(claims.session_id)
     db.session.commit()
+    audit("logout", user_id=claims.user_id, session_id=claims.session_id)

@@ -5,6 +5,7 @@ from flask import Blueprint
 from sqlalchemy.exc import IntegrityError
 
 from app import passwords, sessions
+from app.audit import audit
 from app.errors import APIError
 from app.extensions import db
 from app.models import User
@@ -12,7 +13,15 @@ from app.schemas import CredentialsSchema, RefreshTokenSchema, RegisterSchema, l
 
 bp = Blueprint("auth", __name__)
 
-EMAIL_TAKEN = APIError(409, "email_taken", "An account with this email already exists.")
+
+
+def email_taken() -> APIError:
+    return APIError(409, "email_taken", "An account with this email already exists.")
+
+
+def invalid_credentials() -> APIError:
+    """One answer for an unknown email and a wrong password: no account enumeration."""
+    return APIError(401, "invalid_credentials", "Invalid email or password.")
 
 
 @bp.post("/register")
@@ -20,7 +29,7 @@ def register():
     """Create an account and return its id and email."""
     data = load_body(RegisterSchema())
     if db.session.scalar(sa.select(User.id).where(User.email == data["email"])) is not None:
-        raise EMAIL_TAKEN
+        raise email_taken()
     user = User(email=data["email"])
     user.set_password(data["password"])
     db.session.add(user)
@@ -28,7 +37,8 @@ def register():
         db.session.commit()
     except IntegrityError:  # a concurrent registration of the same email won
         db.session.rollback()
-        raise EMAIL_TAKEN from None
+        raise email_taken() from None
+    audit("register", user_id=user.id)
     return {"id": user.id, "email": user.email}, 201
 
 
@@ -39,13 +49,17 @@ def login():
     user = db.session.scalar(sa.select(User).where(User.email == data["email"]))
     if user is None:
         passwords.burn_check(data["password"])
-        raise APIError(401, "invalid_credentials", "Invalid email or password.")
+        audit("login_failure", reason="unknown_email", email=data["email"])
+        raise invalid_credentials()
     if not user.check_password(data["password"]):
-        raise APIError(401, "invalid_credentials", "Invalid email or password.")
+        audit("login_failure", user_id=user.id, reason="wrong_password")
+        raise invalid_credentials()
     if user.disabled:
+        audit("login_failure", user_id=user.id, reason="account_disabled")
         raise APIError(403, "account_disabled", "This account is disabled.")
     pair = sessions.start_session(user)
     db.session.commit()
+    audit("login_success", user_id=user.id, session_id=pair.session_id)
     return pair.as_json()
 
 

@@ -4,6 +4,7 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app
 
 from app import email_tokens, mail, passwords, sessions
+from app.audit import audit
 from app.errors import APIError
 from app.extensions import db
 from app.models import User
@@ -57,4 +58,5 @@ def reset_password():
     user.set_password(data["password"])
     sessions.end_all_sessions(user.id)
     db.session.commit()
+    audit("password_reset", user_id=user.id)
     return {"message": "Password updated"}
