@@ -152,8 +152,11 @@ def ensure_dev_secrets(env_file: Path) -> list[str]:
     if not missing:
         return []
     lines = [f"{name}={secrets.token_urlsafe(48)}" for name in missing]
-    if not env_file.exists():
+    existing = env_file.read_text() if env_file.exists() else ""
+    if not existing:
         lines.insert(0, "# Made by the first run for local development. Never commit this file.")
+    elif not existing.endswith("\n"):
+        lines.insert(0, "")  # end the unterminated last line first
     with env_file.open("a") as fh:
         fh.write("\n".join(lines) + "\n")
     env_file.chmod(0o600)

@@ -1,0 +1,313 @@
+"""Forgot and reset password, with the mail delivered to a real SMTP server.
+
+A reset token travels only in the emailed link, is stored only as its SHA-256, works once
+and until it expires, and never stands in for an access or a refresh token.
+"""
+
+import hashlib
+import logging
+import re
+from datetime import timedelta
+from unittest.mock import ANY
+
+import pytest
+import sqlalchemy as sa
+
+from app import email_tokens
+from app.extensions import db
+from app.models import EmailToken, User, utcnow
+from tests.conftest import PASSWORD, free_port
+
+EMAIL = "user@example.com"
+NEW_PASSWORD = "a brand new passphrase"
+DEFAULT_TEMPLATE = "http://localhost:5000/reset?token={token}"
+
+
+@pytest.fixture
+def reset_settings():
+    """Settings one test adds to the SMTP ones (parametrize it to change them)."""
+    return {}
+
+
+@pytest.fixture
+def app_config(mail_config, reset_settings):
+    return {**mail_config, **reset_settings}
+
+
+def forgot(client, email=EMAIL):
+    return client.post("/auth/forgot-password", json={"email": email})
+
+
+def reset(client, token, password=NEW_PASSWORD):
+    return client.post("/auth/reset-password", json={"token": token, "password": password})
+
+
+def login(client, password, email=EMAIL):
+    return client.post("/auth/login", json={"email": email, "password": password})
+
+
+def token_in(body, template=DEFAULT_TEMPLATE):
+    """The token of the reset link built from `template` in a mail body."""
+    pattern = re.escape(template).replace(re.escape("{token}"), "([A-Za-z0-9_-]+)")
+    match = re.search(pattern, body)
+    assert match, f"no link like {template} in:\n{body}"
+    return match.group(1)
+
+
+def mailed_token(client, smtp_server, email=EMAIL):
+    """Ask for a reset of `email` and return the token of the link in the newest mail."""
+    assert forgot(client, email).status_code == 200
+    return token_in(smtp_server.bodies()[-1])
+
+
+def assert_invalid_reset_token(response):
+    assert response.status_code == 400
+    assert response.json == {"error": ANY, "code": "invalid_reset_token"}
+
+
+def test_forgot_password_mails_one_reset_link(auth, smtp_server):
+    auth.register()
+
+    response = forgot(auth.client)
+
+    assert response.status_code == 200
+    assert set(response.json) == {"message"}
+    assert len(smtp_server.messages) == 1
+    message = smtp_server.messages[0]
+    assert message["To"] == EMAIL
+    assert message["Subject"]
+    assert token_in(message.get_content())
+
+
+@pytest.mark.parametrize(
+    "reset_settings",
+    [{"RESET_URL_TEMPLATE": "https://app.example.com/account/reset/{token}?from=mail"}],
+    ids=["custom-template"],
+)
+def test_reset_link_follows_the_configured_template(auth, smtp_server, reset_settings):
+    auth.register()
+    forgot(auth.client)
+
+    token = token_in(smtp_server.bodies()[0], reset_settings["RESET_URL_TEMPLATE"])
+
+    assert "localhost:5000" not in smtp_server.bodies()[0]
+    assert reset(auth.client, token).status_code == 200
+
+
+def test_forgot_password_does_not_reveal_whether_the_account_exists(auth, smtp_server):
+    auth.register()
+
+    unknown = forgot(auth.client, "nobody@example.com")
+    known = forgot(auth.client, EMAIL)
+
+    assert unknown.status_code == known.status_code == 200
+    assert unknown.get_data() == known.get_data()
+    assert [message["To"] for message in smtp_server.messages] == [EMAIL]
+
+
+def test_forgot_password_matches_the_email_case_insensitively(auth, smtp_server):
+    auth.register()
+
+    forgot(auth.client, "User@EXAMPLE.com")
+
+    assert [message["To"] for message in smtp_server.messages] == [EMAIL]
+
+
+def test_only_the_hash_of_the_reset_token_is_stored(app, auth, smtp_server):
+    auth.register()
+    token = mailed_token(auth.client, smtp_server)
+
+    with app.app_context():
+        rows = db.session.execute(sa.select(EmailToken.__table__)).all()
+    assert len(rows) == 1
+    assert rows[0].token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert not any(token in str(value) for value in rows[0])
+
+
+@pytest.mark.parametrize("reset_settings", [{"RESET_TOKEN_TTL": 120}], ids=["ttl-120"])
+def test_reset_token_lives_for_reset_token_ttl(app, auth, smtp_server):
+    auth.register()
+    mailed_token(auth.client, smtp_server)
+
+    with app.app_context():
+        row = db.session.scalars(sa.select(EmailToken)).one()
+    assert row.expires_at - row.created_at == timedelta(seconds=120)
+    assert "within 2 minutes" in smtp_server.bodies()[0]
+
+
+def test_reset_password_sets_the_new_password(auth, smtp_server):
+    auth.register()
+    token = mailed_token(auth.client, smtp_server)
+
+    response = reset(auth.client, token)
+
+    assert response.status_code == 200
+    assert response.json == {"message": "Password updated"}
+    assert login(auth.client, NEW_PASSWORD).status_code == 200
+    old = login(auth.client, PASSWORD)
+    assert old.status_code == 401
+    assert old.json == {"error": ANY, "code": "invalid_credentials"}
+
+
+def test_reset_password_ends_every_session(auth, smtp_server):
+    auth.register()
+    laptop, phone = auth.login(), auth.login()
+    token = mailed_token(auth.client, smtp_server)
+
+    assert reset(auth.client, token).status_code == 200
+
+    for tokens in (laptop, phone):
+        refreshed = auth.refresh(tokens["refreshToken"])
+        assert refreshed.status_code == 401
+        assert refreshed.json == {"error": ANY, "code": "token_revoked"}
+        me = auth.me(tokens)
+        assert me.status_code == 401
+        assert me.json == {"error": ANY, "code": "token_revoked"}
+
+
+def test_reset_token_works_once(auth, smtp_server):
+    auth.register()
+    token = mailed_token(auth.client, smtp_server)
+    assert reset(auth.client, token).status_code == 200
+
+    again = reset(auth.client, token, "yet another passphrase")
+
+    assert_invalid_reset_token(again)
+    assert login(auth.client, NEW_PASSWORD).status_code == 200
+
+
+def test_expired_reset_token_is_refused(app, auth, smtp_server):
+    auth.register()
+    token = mailed_token(auth.client, smtp_server)
+    with app.app_context():
+        db.session.execute(sa.update(EmailToken).values(expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+
+    assert_invalid_reset_token(reset(auth.client, token))
+    assert login(auth.client, PASSWORD).status_code == 200
+
+
+def test_using_a_newer_reset_token_spends_the_older_one(auth, smtp_server):
+    auth.register()
+    older = mailed_token(auth.client, smtp_server)
+    newer = mailed_token(auth.client, smtp_server)
+    assert older != newer
+
+    assert reset(auth.client, newer).status_code == 200
+
+    assert_invalid_reset_token(reset(auth.client, older, "yet another passphrase"))
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["garbage", "x" * 4096, "0" * 43, "eyJhbGciOiJIUzI1NiJ9.e30.c2ln"],
+    ids=["word", "longest-allowed", "token-shaped", "jwt-shaped"],
+)
+def test_unknown_reset_token_is_refused(auth, token):
+    auth.register()
+
+    assert_invalid_reset_token(reset(auth.client, token))
+    assert login(auth.client, PASSWORD).status_code == 200
+
+
+@pytest.mark.parametrize("kind", ["accessToken", "refreshToken"])
+def test_access_and_refresh_tokens_are_not_reset_tokens(auth, kind):
+    tokens = auth.signup()
+
+    assert_invalid_reset_token(reset(auth.client, tokens[kind]))
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({}, {"token", "password"}),
+        ({"password": NEW_PASSWORD}, {"token"}),
+        ({"token": "some-token"}, {"password"}),
+        ({"token": "", "password": NEW_PASSWORD}, {"token"}),
+    ],
+    ids=["empty", "no-token", "no-password", "empty-token"],
+)
+def test_reset_password_requires_token_and_password(client, body, fields):
+    response = client.post("/auth/reset-password", json=body)
+
+    assert response.status_code == 400
+    assert response.json == {"error": ANY, "code": "validation_error", "details": ANY}
+    assert set(response.json["details"]) == fields
+
+
+WEAK_PASSWORDS = {
+    "too-short": "short12",
+    "over-72-utf8-bytes": "é" * 37,
+    "same-as-email": EMAIL.upper(),
+}
+
+
+@pytest.mark.parametrize("password", WEAK_PASSWORDS.values(), ids=WEAK_PASSWORDS.keys())
+def test_reset_refuses_a_weak_password_without_spending_the_token(auth, smtp_server, password):
+    auth.register()
+    token = mailed_token(auth.client, smtp_server)
+
+    refused = reset(auth.client, token, password)
+
+    assert refused.status_code == 400
+    assert refused.json == {"error": ANY, "code": "validation_error", "details": ANY}
+    assert refused.json["details"]["password"]
+    assert login(auth.client, PASSWORD).status_code == 200
+    assert reset(auth.client, token).status_code == 200
+
+
+def test_reset_token_is_not_an_access_token(auth, smtp_server):
+    auth.register()
+    token = mailed_token(auth.client, smtp_server)
+
+    response = auth.me(token)
+
+    assert response.status_code == 401
+    assert response.json == {"error": ANY, "code": "invalid_token"}
+
+
+def test_reset_token_is_not_a_refresh_token(auth, smtp_server):
+    auth.register()
+    token = mailed_token(auth.client, smtp_server)
+
+    response = auth.refresh(token)
+
+    assert response.status_code == 401
+    assert response.json == {"error": ANY, "code": "invalid_token"}
+
+
+def test_forgot_password_hides_a_mail_server_outage(app, auth, caplog, monkeypatch):
+    auth.register()
+    issued = []
+    real_issue = email_tokens.issue
+
+    def issue_and_remember(*args, **kwargs):
+        issued.append(real_issue(*args, **kwargs))
+        return issued[-1]
+
+    monkeypatch.setattr(email_tokens, "issue", issue_and_remember)
+    app.config["SMTP_PORT"] = free_port()  # nothing listens there
+    caplog.set_level(logging.DEBUG)
+
+    down = forgot(auth.client)
+
+    assert down.status_code == 200
+    assert down.get_data() == forgot(auth.client, "nobody@example.com").get_data()
+    assert len(issued) == 1
+    assert any(record.levelno >= logging.ERROR for record in caplog.records)
+    assert issued[0] not in caplog.text
+
+
+def test_disabled_account_gets_no_reset_mail(app, auth, smtp_server):
+    auth.register()
+    with app.app_context():
+        db.session.execute(sa.update(User).values(disabled=True))
+        db.session.commit()
+
+    response = forgot(auth.client)
+
+    assert response.status_code == 200
+    assert response.get_data() == forgot(auth.client, "nobody@example.com").get_data()
+    assert smtp_server.messages == []
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(EmailToken)) == 0
