@@ -18,6 +18,7 @@ from app import config as configuration
 from app.audit import init_audit
 from app.errors import register_error_handlers
 from app.extensions import db, migrate
+from app.ratelimit import init_rate_limits
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -75,6 +76,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db)
+    init_rate_limits(app)
 
 
 def register_blueprints(app: Flask) -> None:

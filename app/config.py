@@ -87,12 +87,25 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], Any]] = {
     "SMTP_TIMEOUT": (_positive_int, 10),
     "MAX_CONTENT_LENGTH": (_positive_int, 65536),
     "TRUSTED_PROXY_COUNT": (_non_negative_int, 0),
+    "RATELIMIT_ENABLED": (_bool, True),
+    "RATELIMIT_STORAGE_URI": (_str, "memory://"),
+    "RATELIMIT_KEY_PREFIX": (_str, "auth"),
+    # Limits: "N per second|minute|hour|day", several separated by ";". See app/ratelimit.py.
+    "RATELIMIT_LOGIN": (_str, "10 per minute; 100 per hour"),
+    "RATELIMIT_LOGIN_ACCOUNT": (_str, "5 per minute; 20 per hour"),
+    "RATELIMIT_REGISTER": (_str, "5 per minute; 50 per hour"),
+    "RATELIMIT_REFRESH": (_str, "30 per minute"),
+    "RATELIMIT_FORGOT_PASSWORD": (_str, "5 per minute; 20 per hour"),
+    "RATELIMIT_FORGOT_PASSWORD_ACCOUNT": (_str, "5 per hour"),
+    "RATELIMIT_RESET_PASSWORD": (_str, "10 per minute"),
 }
 
 TESTING_DEFAULTS = {
     "JWT_ACCESS_SECRET": "testing-access-secret-0123456789abcdef",
     "JWT_REFRESH_SECRET": "testing-refresh-secret-0123456789abcdef",
     "BCRYPT_ROUNDS": 4,
+    # Tests sign in many times from one address; the rate-limit tests turn this on.
+    "RATELIMIT_ENABLED": False,
 }
 
 

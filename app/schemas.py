@@ -32,18 +32,25 @@ class Text(fields.String):
         return text
 
 
+def normalise_email(text: str) -> str:
+    """The stored form of an address: validated, normalised, lower case; or ValueError."""
+    if len(text) > 320:
+        raise ValueError("too long")
+    try:
+        return validate_email(text, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+
+
 class Email(Text):
     """An email address, normalised and lower-cased so that comparisons ignore case."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
-        if len(text) > 320:
-            raise ValidationError("Not a valid email address.")
         try:
-            result = validate_email(text, check_deliverability=False)
-        except EmailNotValidError as exc:
+            return normalise_email(text)
+        except ValueError as exc:
             raise ValidationError(f"Not a valid email address: {exc}") from None
-        return result.normalized.lower()
 
 
 class NewPassword(Text):
@@ -104,8 +111,8 @@ class ResetPasswordSchema(BodySchema):
     password = NewPassword(required=True)
 
 
-def load_body(schema: Schema) -> dict[str, Any]:
-    """Parse the JSON object in the request body and validate it with `schema`."""
+def json_body() -> dict[str, Any]:
+    """The request body as a JSON object, or an APIError (415 or 400 invalid_json)."""
     if not request.is_json:
         raise APIError(
             415,
@@ -119,4 +126,9 @@ def load_body(schema: Schema) -> dict[str, Any]:
         raise APIError(400, "invalid_json", "The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise APIError(400, "invalid_json", "The request body must be a JSON object.")
-    return schema.load(data)
+    return data
+
+
+def load_body(schema: Schema) -> dict[str, Any]:
+    """Parse the JSON object in the request body and validate it with `schema`."""
+    return schema.load(json_body())

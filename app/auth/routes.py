@@ -9,10 +9,10 @@ from app.audit import audit
 from app.errors import APIError
 from app.extensions import db
 from app.models import User
+from app.ratelimit import account_key, failed_login, limit
 from app.schemas import CredentialsSchema, RefreshTokenSchema, RegisterSchema, load_body
 
 bp = Blueprint("auth", __name__)
-
 
 
 def email_taken() -> APIError:
@@ -25,6 +25,7 @@ def invalid_credentials() -> APIError:
 
 
 @bp.post("/register")
+@limit("RATELIMIT_REGISTER")
 def register():
     """Create an account and return its id and email."""
     data = load_body(RegisterSchema())
@@ -43,6 +44,8 @@ def register():
 
 
 @bp.post("/login")
+@limit("RATELIMIT_LOGIN")
+@limit("RATELIMIT_LOGIN_ACCOUNT", key_func=account_key, deduct_when=failed_login)
 def login():
     """Check the credentials and open a session: an access and a refresh token."""
     data = load_body(CredentialsSchema())
@@ -64,6 +67,7 @@ def login():
 
 
 @bp.post("/refresh")
+@limit("RATELIMIT_REFRESH")
 def refresh():
     """Spend a refresh token and return the session's next token pair."""
     data = load_body(RefreshTokenSchema())

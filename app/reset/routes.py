@@ -8,6 +8,7 @@ from app.audit import audit
 from app.errors import APIError
 from app.extensions import db
 from app.models import User
+from app.ratelimit import account_key, limit
 from app.schemas import ForgotPasswordSchema, ResetPasswordSchema, load_body
 
 bp = Blueprint("reset", __name__)
@@ -17,6 +18,8 @@ FORGOT_MESSAGE = "If an account exists for that email, a password reset link has
 
 
 @bp.post("/forgot-password")
+@limit("RATELIMIT_FORGOT_PASSWORD")
+@limit("RATELIMIT_FORGOT_PASSWORD_ACCOUNT", key_func=account_key)
 def forgot_password():
     """Email a reset link if the account exists; the answer is the same either way."""
     data = load_body(ForgotPasswordSchema())
@@ -41,6 +44,7 @@ def forgot_password():
 
 
 @bp.post("/reset-password")
+@limit("RATELIMIT_RESET_PASSWORD")
 def reset_password():
     """Set a new password with a reset token; every session of the user ends."""
     data = load_body(ResetPasswordSchema())
