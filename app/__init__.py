@@ -18,6 +18,7 @@ from app import config as configuration
 from app.audit import init_audit
 from app.errors import register_error_handlers
 from app.extensions import db, migrate
+from app.headers import init_headers
 from app.ratelimit import init_rate_limits
 
 
@@ -29,7 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     init_audit(app)
-    register_response_headers(app)
+    init_headers(app)
     trust_proxies(app)
     return app
 
@@ -97,13 +98,3 @@ def trust_proxies(app: Flask) -> None:
     count = app.config["TRUSTED_PROXY_COUNT"]
     if count:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
-
-
-def register_response_headers(app: Flask) -> None:
-    @app.after_request
-    def no_store(response):
-        # Every answer of this service carries tokens or account data.
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Pragma"] = "no-cache"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response

@@ -52,6 +52,15 @@ def _str(raw: str) -> str:
     return raw.strip()
 
 
+def _origins(raw: str) -> list[str]:
+    """A comma-separated list of browser origins, e.g. https://app.example.com."""
+    origins = [origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip()]
+    for origin in origins:
+        if origin == "*" or not origin.startswith(("https://", "http://")):
+            raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+    return origins
+
+
 def _database_url(raw: str) -> str:
     """Accept the common `postgres://` spellings and route them to psycopg 3."""
     url = raw.strip()
@@ -86,6 +95,7 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], Any]] = {
     "SMTP_STARTTLS": (_bool, False),
     "SMTP_TIMEOUT": (_positive_int, 10),
     "MAX_CONTENT_LENGTH": (_positive_int, 65536),
+    "CORS_ORIGINS": (_origins, []),
     "TRUSTED_PROXY_COUNT": (_non_negative_int, 0),
     "RATELIMIT_ENABLED": (_bool, True),
     "RATELIMIT_STORAGE_URI": (_str, "memory://"),
