@@ -19,6 +19,7 @@ from app.audit import init_audit
 from app.errors import register_error_handlers
 from app.extensions import db, migrate
 from app.headers import init_headers
+from app.outbox import init_outbox
 from app.ratelimit import init_rate_limits
 
 
@@ -78,6 +79,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db)
     init_rate_limits(app)
+    init_outbox(app)
 
 
 def register_blueprints(app: Flask) -> None:

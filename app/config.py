@@ -48,6 +48,11 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _delays(raw: str) -> list[int]:
+    """Comma-separated seconds, e.g. "5,30,120"."""
+    return [_non_negative_int(part) for part in raw.split(",") if part.strip()]
+
+
 def _str(raw: str) -> str:
     return raw.strip()
 
@@ -94,6 +99,8 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], Any]] = {
     "SMTP_PASSWORD": (str, ""),
     "SMTP_STARTTLS": (_bool, False),
     "SMTP_TIMEOUT": (_positive_int, 10),
+    "MAIL_ASYNC": (_bool, True),
+    "MAIL_RETRY_DELAYS": (_delays, [5, 30, 120]),
     "MAX_CONTENT_LENGTH": (_positive_int, 65536),
     "CORS_ORIGINS": (_origins, []),
     "TRUSTED_PROXY_COUNT": (_non_negative_int, 0),
@@ -116,6 +123,9 @@ TESTING_DEFAULTS = {
     "BCRYPT_ROUNDS": 4,
     # Tests sign in many times from one address; the rate-limit tests turn this on.
     "RATELIMIT_ENABLED": False,
+    # Mail is sent inline so tests can read it at once; tests/test_outbox.py covers async.
+    "MAIL_ASYNC": False,
+    "MAIL_RETRY_DELAYS": [0],
 }
 
 

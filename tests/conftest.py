@@ -156,13 +156,20 @@ def free_port() -> int:
 
 
 class Mailbox:
-    """An aiosmtpd handler that keeps every message it receives."""
+    """An aiosmtpd handler that keeps every message it receives.
+
+    Set `refuse` to N to answer the next N messages with a temporary failure (451).
+    """
 
     def __init__(self):
         self.messages = []
         self.received = threading.Event()
+        self.refuse = 0
 
     async def handle_DATA(self, server, session, envelope):
+        if self.refuse:
+            self.refuse -= 1
+            return "451 Try again later"
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         self.received.set()
         return "250 Message accepted for delivery"
