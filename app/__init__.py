@@ -85,11 +85,13 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.account import bp as account_bp
     from app.auth import bp as auth_bp
+    from app.openapi import bp as openapi_bp
     from app.reset import bp as reset_bp
 
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(reset_bp, url_prefix="/auth")
     app.register_blueprint(account_bp, url_prefix="/me")
+    app.register_blueprint(openapi_bp)
 
 
 def trust_proxies(app: Flask) -> None:

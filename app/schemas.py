@@ -56,6 +56,14 @@ class Email(Text):
 class NewPassword(Text):
     """A password being set: it must meet the policy in `app.passwords`."""
 
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).update(
+            minLength=passwords.MIN_LENGTH,
+            description="8+ characters, at most 72 bytes in UTF-8, not a common password, "
+            "not the email address",
+        )
+        super().__init__(**kwargs)
+
     def _deserialize(self, value, attr, data, **kwargs):
         password = super()._deserialize(value, attr, data, **kwargs)
         errors = passwords.policy_errors(password)
@@ -109,6 +117,40 @@ class ForgotPasswordSchema(BodySchema):
 class ResetPasswordSchema(BodySchema):
     token = Text(required=True, validate=validate.Length(min=1, max=MAX_TOKEN_LENGTH))
     password = NewPassword(required=True)
+
+
+# Response bodies. The views build these dicts themselves; the schemas describe them in the
+# OpenAPI document, where the fuzz tests check every response against them.
+
+
+class ErrorSchema(Schema):
+    error = fields.String(required=True)
+    code = fields.String(required=True)
+    details = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class UserCreatedSchema(Schema):
+    id = fields.Integer(required=True)
+    email = fields.String(required=True)
+
+
+class AccountSchema(Schema):
+    id = fields.Integer(required=True)
+    email = fields.String(required=True)
+    role = fields.String(required=True)
+    email_verified = fields.Boolean(required=True, data_key="emailVerified")
+    created_at = fields.DateTime(required=True, data_key="createdAt")
+
+
+class TokenPairSchema(Schema):
+    access_token = fields.String(required=True, data_key="accessToken")
+    refresh_token = fields.String(required=True, data_key="refreshToken")
+    token_type = fields.String(required=True, data_key="tokenType")
+    expires_in = fields.Integer(required=True, data_key="expiresIn")
+
+
+class MessageSchema(Schema):
+    message = fields.String(required=True)
 
 
 def json_body() -> dict[str, Any]:

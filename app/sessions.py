@@ -120,6 +120,7 @@ def rotate(token: str) -> TokenPair:
     if user.disabled:
         raise APIError(403, "account_disabled", "This account is disabled.")
 
+    _lock_sessions(LoginSession.id == session.id)
     spent = db.session.execute(
         sa.update(RefreshToken)
         .where(
@@ -165,8 +166,22 @@ def _after_lost_race(
     raise TokenError("token_revoked", "The refresh token has been used already.")
 
 
+def _lock_sessions(session_match) -> None:
+    """Lock the matching session rows, in id order, before touching any of their tokens.
+
+    Every writer of a session's tokens (rotation, reuse revocation, logout) takes the
+    session row first, so concurrent requests queue on it instead of taking token rows in
+    different orders and deadlocking (seen on Postgres before this). SQLite serialises
+    writers anyway and ignores FOR UPDATE.
+    """
+    db.session.execute(
+        sa.select(LoginSession.id).where(session_match).order_by(LoginSession.id).with_for_update()
+    ).all()
+
+
 def _revoke(session_match, token_match, now: datetime | None) -> None:
     now = now or utcnow()
+    _lock_sessions(session_match)
     db.session.execute(
         sa.update(LoginSession)
         .where(session_match, LoginSession.revoked_at.is_(None))
