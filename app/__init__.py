@@ -15,8 +15,12 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as configuration
+from app.audit import init_audit
 from app.errors import register_error_handlers
 from app.extensions import db, migrate
+from app.headers import init_headers
+from app.outbox import init_outbox
+from app.ratelimit import init_rate_limits
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -27,7 +31,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)
-    register_response_headers(app)
+    init_audit(app)
+    init_headers(app)
     trust_proxies(app)
     return app
 
@@ -74,18 +79,22 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db)
+    init_rate_limits(app)
+    init_outbox(app)
 
 
 def register_blueprints(app: Flask) -> None:
     from app.account import bp as account_bp
     from app.admin import bp as admin_bp
     from app.auth import bp as auth_bp
+    from app.openapi import bp as openapi_bp
     from app.reset import bp as reset_bp
 
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(reset_bp, url_prefix="/auth")
     app.register_blueprint(account_bp, url_prefix="/me")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(openapi_bp)
 
 
 def register_commands(app: Flask) -> None:
@@ -104,13 +113,3 @@ def trust_proxies(app: Flask) -> None:
     count = app.config["TRUSTED_PROXY_COUNT"]
     if count:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
-
-
-def register_response_headers(app: Flask) -> None:
-    @app.after_request
-    def no_store(response):
-        # Every answer of this service carries tokens or account data.
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Pragma"] = "no-cache"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response

@@ -48,8 +48,22 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _delays(raw: str) -> list[int]:
+    """Comma-separated seconds, e.g. "5,30,120"."""
+    return [_non_negative_int(part) for part in raw.split(",") if part.strip()]
+
+
 def _str(raw: str) -> str:
     return raw.strip()
+
+
+def _origins(raw: str) -> list[str]:
+    """A comma-separated list of browser origins, e.g. https://app.example.com."""
+    origins = [origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip()]
+    for origin in origins:
+        if origin == "*" or not origin.startswith(("https://", "http://")):
+            raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+    return origins
 
 
 def _database_url(raw: str) -> str:
@@ -89,14 +103,37 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], Any]] = {
     "SMTP_PASSWORD": (str, ""),
     "SMTP_STARTTLS": (_bool, False),
     "SMTP_TIMEOUT": (_positive_int, 10),
+    "MAIL_ASYNC": (_bool, True),
+    "MAIL_RETRY_DELAYS": (_delays, [5, 30, 120]),
     "MAX_CONTENT_LENGTH": (_positive_int, 65536),
+    "CORS_ORIGINS": (_origins, []),
     "TRUSTED_PROXY_COUNT": (_non_negative_int, 0),
+    "RATELIMIT_ENABLED": (_bool, True),
+    "RATELIMIT_STORAGE_URI": (_str, "memory://"),
+    "RATELIMIT_KEY_PREFIX": (_str, "auth"),
+    # Limits: "N per second|minute|hour|day", several separated by ";". See app/ratelimit.py.
+    "RATELIMIT_LOGIN": (_str, "10 per minute; 100 per hour"),
+    "RATELIMIT_LOGIN_ACCOUNT": (_str, "5 per minute; 20 per hour"),
+    "RATELIMIT_REGISTER": (_str, "5 per minute; 50 per hour"),
+    "RATELIMIT_REFRESH": (_str, "30 per minute"),
+    "RATELIMIT_FORGOT_PASSWORD": (_str, "5 per minute; 20 per hour"),
+    "RATELIMIT_FORGOT_PASSWORD_ACCOUNT": (_str, "5 per hour"),
+    "RATELIMIT_RESET_PASSWORD": (_str, "10 per minute"),
+    "RATELIMIT_RESEND_VERIFICATION": (_str, "5 per minute; 20 per hour"),
+    # POST /me/password and DELETE /me check a password: a stolen access token must not
+    # become a way to guess it.
+    "RATELIMIT_PASSWORD_CHECK": (_str, "5 per minute; 30 per hour"),
 }
 
 TESTING_DEFAULTS = {
     "JWT_ACCESS_SECRET": "testing-access-secret-0123456789abcdef",
     "JWT_REFRESH_SECRET": "testing-refresh-secret-0123456789abcdef",
     "BCRYPT_ROUNDS": 4,
+    # Tests sign in many times from one address; the rate-limit tests turn this on.
+    "RATELIMIT_ENABLED": False,
+    # Mail is sent inline so tests can read it at once; tests/test_outbox.py covers async.
+    "MAIL_ASYNC": False,
+    "MAIL_RETRY_DELAYS": [0],
 }
 
 

@@ -32,6 +32,7 @@ MESSAGES = {
     405: "The method is not allowed for the requested URL.",
     413: "The request body is too large.",
     415: "The request body must be JSON (Content-Type: application/json).",
+    429: "Too many requests; try again later.",
     500: "An unexpected error occurred.",
 }
 

@@ -1,5 +1,7 @@
 """Flask extensions, created unbound and bound to the app in `create_app`."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
@@ -22,3 +24,5 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 # Batch mode lets Alembic alter SQLite tables (it recreates them), so one chain serves both.
 migrate = Migrate(render_as_batch=True, compare_type=True)
+# Configured from RATELIMIT_* settings; the limits themselves are in app/ratelimit.py.
+limiter = Limiter(key_func=get_remote_address)

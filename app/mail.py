@@ -1,4 +1,8 @@
-"""Outgoing mail with two backends: `console` (logs the message, for development) and `smtp`."""
+"""Outgoing mail with two backends: `console` (logs the message, for development) and `smtp`.
+
+Views do not call this directly: they queue messages with `app.outbox.send_mail`, which
+delivers them off the request path and retries failures.
+"""
 
 import smtplib
 import ssl
@@ -11,7 +15,7 @@ class MailError(Exception):
     """The message could not be handed to the mail server."""
 
 
-def _build(to: str, subject: str, body: str) -> EmailMessage:
+def build(to: str, subject: str, body: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = current_app.config["MAIL_FROM"]
     message["To"] = to
@@ -46,6 +50,6 @@ def _send_smtp(message: EmailMessage) -> None:
 BACKENDS = {"console": _send_console, "smtp": _send_smtp}
 
 
-def send_mail(to: str, subject: str, body: str) -> None:
-    """Send one plain-text message through the configured backend; raise MailError."""
-    BACKENDS[current_app.config["MAIL_BACKEND"]](_build(to, subject, body))
+def deliver(message: EmailMessage) -> None:
+    """Send one message through the configured backend now; raise MailError."""
+    BACKENDS[current_app.config["MAIL_BACKEND"]](message)

@@ -1,17 +1,28 @@
-"""bcrypt hashing and the password policy.
+"""bcrypt hashing and the password policy (after NIST SP 800-63B).
 
-bcrypt only reads the first 72 bytes of a password, so longer ones are refused rather than
-silently truncated. bcrypt releases the GIL while hashing, so threads and workers hash in
-parallel.
+The policy is length and blocklist, not composition rules: at least 8 characters, at most
+72 UTF-8 bytes (bcrypt only reads that many, so longer is refused rather than silently
+truncated), not one of the 30,000 most common passwords, not the email address.
+bcrypt releases the GIL while hashing, so threads and workers hash in parallel.
 """
 
 from functools import cache
+from importlib.resources import files
 
 import bcrypt
 from flask import current_app
 
 MIN_LENGTH = 8
 MAX_BYTES = 72
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The blocklist shipped in app/data, case-folded; read once per process."""
+    text = files("app").joinpath("data/common-passwords.txt").read_text(encoding="utf-8")
+    return frozenset(
+        line.casefold() for line in text.splitlines() if line and not line.startswith("#")
+    )
 
 
 def policy_errors(password: str, email: str | None = None) -> list[str]:
@@ -23,6 +34,8 @@ def policy_errors(password: str, email: str | None = None) -> list[str]:
         errors.append(f"Password must be at most {MAX_BYTES} bytes in UTF-8.")
     if "\x00" in password:
         errors.append("Password must not contain NUL characters.")
+    if password.casefold() in common_passwords():
+        errors.append("Password is too common; choose a less predictable one.")
     if email and password.casefold() == email.casefold():
         errors.append("Password must not be the same as the email address.")
     return errors

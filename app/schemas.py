@@ -35,18 +35,25 @@ class Text(fields.String):
         return text
 
 
+def normalise_email(text: str) -> str:
+    """The stored form of an address: validated, normalised, lower case; or ValueError."""
+    if len(text) > 320:
+        raise ValueError("too long")
+    try:
+        return validate_email(text, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+
+
 class Email(Text):
     """An email address, normalised and lower-cased so that comparisons ignore case."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
-        if len(text) > 320:
-            raise ValidationError("Not a valid email address.")
         try:
-            result = validate_email(text, check_deliverability=False)
-        except EmailNotValidError as exc:
+            return normalise_email(text)
+        except ValueError as exc:
             raise ValidationError(f"Not a valid email address: {exc}") from None
-        return result.normalized.lower()
 
 
 class StrictBoolean(fields.Boolean):
@@ -60,6 +67,14 @@ class StrictBoolean(fields.Boolean):
 
 class NewPassword(Text):
     """A password being set: it must meet the policy in `app.passwords`."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).update(
+            minLength=passwords.MIN_LENGTH,
+            description="8+ characters, at most 72 bytes in UTF-8, not a common password, "
+            "not the email address",
+        )
+        super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         password = super()._deserialize(value, attr, data, **kwargs)
@@ -179,8 +194,71 @@ def check_password_for(email: str, password: str, field: str) -> None:
         raise ValidationError({field: errors})
 
 
-def load_body(schema: Schema) -> dict[str, Any]:
-    """Parse the JSON object in the request body and validate it with `schema`."""
+# Response bodies. The views build these dicts themselves; the schemas describe them in the
+# OpenAPI document, where the fuzz tests check every response against them.
+
+
+class ErrorSchema(Schema):
+    error = fields.String(required=True)
+    code = fields.String(required=True)
+    details = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class UserCreatedSchema(Schema):
+    id = fields.Integer(required=True)
+    email = fields.String(required=True)
+
+
+class AccountSchema(Schema):
+    id = fields.Integer(required=True)
+    email = fields.String(required=True)
+    role = fields.String(required=True)
+    email_verified = fields.Boolean(required=True, data_key="emailVerified")
+    created_at = fields.DateTime(required=True, data_key="createdAt")
+
+
+class TokenPairSchema(Schema):
+    access_token = fields.String(required=True, data_key="accessToken")
+    refresh_token = fields.String(
+        data_key="refreshToken", metadata={"description": "Absent in cookie mode"}
+    )
+    token_type = fields.String(required=True, data_key="tokenType")
+    expires_in = fields.Integer(required=True, data_key="expiresIn")
+    csrf_token = fields.String(
+        data_key="csrfToken", metadata={"description": "Cookie mode only: send as X-CSRF-Token"}
+    )
+
+
+class SessionSchema(Schema):
+    id = fields.String(required=True)
+    created_at = fields.DateTime(required=True, data_key="createdAt")
+    last_used_at = fields.DateTime(required=True, data_key="lastUsedAt")
+    user_agent = fields.String(required=True, allow_none=True, data_key="userAgent")
+    ip = fields.String(required=True, allow_none=True)
+    current = fields.Boolean(required=True)
+
+
+class SessionListSchema(Schema):
+    sessions = fields.List(fields.Nested(SessionSchema), required=True)
+
+
+class AdminUserSchema(AccountSchema):
+    disabled = fields.Boolean(required=True)
+
+
+class UserPageSchema(Schema):
+    users = fields.List(fields.Nested(AdminUserSchema), required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True, data_key="perPage")
+    total = fields.Integer(required=True)
+
+
+class MessageSchema(Schema):
+    message = fields.String(required=True)
+
+
+def json_body() -> dict[str, Any]:
+    """The request body as a JSON object, or an APIError (415 or 400 invalid_json)."""
     if not request.is_json:
         raise APIError(
             415,
@@ -194,4 +272,9 @@ def load_body(schema: Schema) -> dict[str, Any]:
         raise APIError(400, "invalid_json", "The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise APIError(400, "invalid_json", "The request body must be a JSON object.")
-    return schema.load(data)
+    return data
+
+
+def load_body(schema: Schema) -> dict[str, Any]:
+    """Parse the JSON object in the request body and validate it with `schema`."""
+    return schema.load(json_body())

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask import current_app, request
 
 from app import tokens
+from app.audit import audit
 from app.errors import APIError
 from app.extensions import db
 from app.models import LoginSession, RefreshToken, User, new_id, utcnow
@@ -141,6 +142,7 @@ def rotate(token: str) -> TokenPair:
     if session.expires_at <= now:
         raise TokenError("token_expired", "The session has expired; sign in again.")
 
+    _lock_sessions(LoginSession.id == session.id)
     spent = db.session.execute(
         sa.update(RefreshToken)
         .where(
@@ -157,6 +159,7 @@ def rotate(token: str) -> TokenPair:
         session.last_used_at = now
         pair = _pair(user, session, successor, now)
         db.session.commit()
+        audit("refresh", user_id=user.id, session_id=session.id)
         return pair
     return _after_lost_race(row, session, user, now)
 
@@ -176,20 +179,31 @@ def _after_lost_race(
         ):
             pair = _pair(user, session, successor, now)
             db.session.commit()
+            audit("refresh", user_id=user.id, session_id=session.id, within_reuse_interval=True)
             return pair
     if row.used_at is not None:
         end_session(session.id, now)
         db.session.commit()
-        current_app.logger.warning(
-            "refresh token reuse detected: session %s of user %s revoked", session.id, user.id
-        )
+        audit("refresh_reuse_detected", user_id=user.id, session_id=session.id)
     raise TokenError("token_revoked", "The refresh token has been used already.")
 
 
+def _lock_sessions(session_match) -> None:
+    """Lock the matching session rows, in id order, before touching any of their tokens.
+
+    Every writer of a session's tokens (rotation, reuse revocation, logout) takes the
+    session row first, so concurrent requests queue on it instead of taking token rows in
+    different orders and deadlocking (seen on Postgres before this). SQLite serialises
+    writers anyway and ignores FOR UPDATE.
+    """
+    db.session.execute(
+        sa.select(LoginSession.id).where(session_match).order_by(LoginSession.id).with_for_update()
+    ).all()
+
+
 def _revoke(session_match, token_match, now: datetime | None) -> None:
-    # Tokens before sessions: the order in which `rotate` locks rows, so a revocation and
-    # a concurrent refresh of the same user wait for each other instead of deadlocking.
     now = now or utcnow()
+    _lock_sessions(session_match)
     db.session.execute(
         sa.update(RefreshToken)
         .where(token_match, RefreshToken.revoked_at.is_(None))
@@ -268,3 +282,4 @@ def logout(token: str) -> None:
         return
     end_session(claims.session_id)
     db.session.commit()
+    audit("logout", user_id=claims.user_id, session_id=claims.session_id)

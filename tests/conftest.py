@@ -6,6 +6,8 @@ emptied after each test. Tests skip with the reason when a service is down, but 
 (`CI=true`) they fail instead.
 """
 
+import json
+import logging
 import os
 import socket
 import threading
@@ -171,13 +173,20 @@ def free_port() -> int:
 
 
 class Mailbox:
-    """An aiosmtpd handler that keeps every message it receives."""
+    """An aiosmtpd handler that keeps every message it receives.
+
+    Set `refuse` to N to answer the next N messages with a temporary failure (451).
+    """
 
     def __init__(self):
         self.messages = []
         self.received = threading.Event()
+        self.refuse = 0
 
     async def handle_DATA(self, server, session, envelope):
+        if self.refuse:
+            self.refuse -= 1
+            return "451 Try again later"
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         self.received.set()
         return "250 Message accepted for delivery"
@@ -200,3 +209,27 @@ def smtp_server():
 @pytest.fixture
 def mail_config(smtp_server):
     return {"MAIL_BACKEND": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": smtp_server.port}
+
+
+class AuditLog(list):
+    """The parsed JSON of every audit line, in order; `.raw` keeps the text to search."""
+
+    def __init__(self):
+        super().__init__()
+        self.raw = []
+        self.handler = logging.Handler()
+        self.handler.emit = self.record
+
+    def record(self, record):
+        self.raw.append(record.getMessage())
+        self.append(json.loads(record.getMessage()))
+
+
+@pytest.fixture
+def audit_log():
+    """The audit lines the app writes during the test, as a list of dicts."""
+    log = AuditLog()
+    logger = logging.getLogger("app.audit")
+    logger.addHandler(log.handler)
+    yield log
+    logger.removeHandler(log.handler)

@@ -1,4 +1,4 @@
-"""app.mail.send_mail: SMTP delivery to a real aiosmtpd server, SMTP login, failures, console.
+"""app.mail.deliver: SMTP delivery to a real aiosmtpd server, SMTP login, failures, console.
 
 No database is involved, so these tests build their own app and run once.
 """
@@ -9,7 +9,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from app.mail import MailError, send_mail
+from app.mail import MailError, build, deliver
 from tests.conftest import Mailbox, free_port, make_app
 
 SUBJECT = "Reset your password"
@@ -23,7 +23,7 @@ def mail_app(**settings):
 
 def send(app, to="user@example.com"):
     with app.app_context():
-        send_mail(to, SUBJECT, BODY)
+        deliver(build(to, SUBJECT, BODY))
 
 
 class Authenticator:

@@ -69,6 +69,9 @@ def test_unknown_fields_cannot_set_role_or_flags(app, client, auth):
         ({"email": "a@example.com", "password": "é" * 37}, "password", "at most 72 bytes"),
         ({"email": "a@example.com", "password": "A@Example.com"}, "password", "same as the email"),
         ({"email": "a@example.com", "password": "pass\x00word123"}, "password", "NUL"),
+        ({"email": "a@example.com", "password": "password123"}, "password", "too common"),
+        ({"email": "a@example.com", "password": "QWERTYUIOP"}, "password", "too common"),
+        ({"email": "a@example.com", "password": "iloveyou1"}, "password", "too common"),
     ],
 )
 def test_register_validation_errors(client, body, field, message):
@@ -88,3 +91,10 @@ def test_register_then_login_with_unicode_password(auth):
     password = "pässwörd-日本語-🔑"
     auth.register("u@example.com", password)
     assert auth.login("u@example.com", password)["accessToken"]
+
+
+def test_blocklist_ships_at_least_ten_thousand_passwords():
+    from app.passwords import common_passwords
+
+    assert len(common_passwords()) >= 10_000
+    assert {"123456", "password", "qwerty123"} <= common_passwords()

@@ -6,6 +6,7 @@ from app import cookies, email_tokens, sessions
 from app.errors import APIError
 from app.extensions import db
 from app.models import isoformat
+from app.ratelimit import limit
 from app.schemas import ChangePasswordSchema, DeleteAccountSchema, check_password_for, load_body
 from app.security import current_user, login_required
 
@@ -24,6 +25,7 @@ def me():
 
 
 @bp.post("/password")
+@limit("RATELIMIT_PASSWORD_CHECK")
 @login_required
 def change_password():
     """Set a new password: every session ends, and the caller gets a fresh token pair."""
@@ -70,6 +72,7 @@ def end_session(session_id: str):
 
 
 @bp.delete("")
+@limit("RATELIMIT_PASSWORD_CHECK")
 @login_required
 def delete_account():
     """Delete the caller's account, with every session and token of it."""

@@ -4,16 +4,24 @@ import sqlalchemy as sa
 from flask import Blueprint
 
 from app import cookies, passwords, sessions, users, verification
+from app.audit import audit
 from app.errors import APIError
 from app.extensions import db
 from app.models import User
+from app.ratelimit import account_key, failed_login, limit
 from app.schemas import CredentialsSchema, RegisterSchema, load_body
 from app.security import current_user, login_required
 
 bp = Blueprint("auth", __name__)
 
 
+def invalid_credentials() -> APIError:
+    """One answer for an unknown email and a wrong password: no account enumeration."""
+    return APIError(401, "invalid_credentials", "Invalid email or password.")
+
+
 @bp.post("/register")
+@limit("RATELIMIT_REGISTER")
 def register():
     """Create an account, email it a verification link, and return its id and email."""
     data = load_body(RegisterSchema())
@@ -21,26 +29,37 @@ def register():
     token = verification.issue(user)
     db.session.commit()
     verification.send(user, token)
+    audit("register", user_id=user.id)
     return {"id": user.id, "email": user.email}, 201
 
 
 @bp.post("/login")
+@limit("RATELIMIT_LOGIN")
+@limit("RATELIMIT_LOGIN_ACCOUNT", key_func=account_key, deduct_when=failed_login)
 def login():
     """Check the credentials and open a session: an access and a refresh token."""
     data = load_body(CredentialsSchema())
     user = db.session.scalar(sa.select(User).where(User.email == data["email"]))
     if user is None:
         passwords.burn_check(data["password"])
-        raise APIError(401, "invalid_credentials", "Invalid email or password.")
+        audit("login_failure", reason="unknown_email", email=data["email"])
+        raise invalid_credentials()
     if not user.check_password(data["password"]):
-        raise APIError(401, "invalid_credentials", "Invalid email or password.")
-    sessions.check_may_sign_in(user)
+        audit("login_failure", user_id=user.id, reason="wrong_password")
+        raise invalid_credentials()
+    try:
+        sessions.check_may_sign_in(user)
+    except APIError as refused:
+        audit("login_failure", user_id=user.id, reason=refused.code)
+        raise
     pair = sessions.start_session(user)
     db.session.commit()
+    audit("login_success", user_id=user.id, session_id=pair.session_id)
     return cookies.token_response(pair, cookies.requested())
 
 
 @bp.post("/refresh")
+@limit("RATELIMIT_REFRESH")
 def refresh():
     """Spend a refresh token (body or cookie) and return the session's next token pair."""
     token, from_cookie = cookies.refresh_token_from_request()
@@ -60,6 +79,8 @@ def logout():
 @login_required
 def logout_all():
     """End every session of the caller, on every device, with all their tokens."""
-    sessions.end_all_sessions(current_user().id)
+    user = current_user()
+    sessions.end_all_sessions(user.id)
     db.session.commit()
+    audit("logout_all", user_id=user.id)
     return cookies.signed_out()

@@ -3,11 +3,12 @@
 import sqlalchemy as sa
 from flask import request
 
-from app import verification
+from app import outbox, verification
 from app.auth.routes import bp
 from app.errors import APIError
 from app.extensions import db
 from app.models import User
+from app.ratelimit import limit
 from app.schemas import ResendVerificationSchema, VerifyEmailSchema, load_body
 from app.security import authenticate
 
@@ -30,6 +31,7 @@ def verify_email():
 
 
 @bp.post("/resend-verification")
+@limit("RATELIMIT_RESEND_VERIFICATION")
 def resend_verification():
     """Send a new verification link: to the caller (access token) or to `email`.
 
@@ -38,9 +40,13 @@ def resend_verification():
     """
     if "Authorization" not in request.headers:
         data = load_body(ResendVerificationSchema())
-        user = db.session.scalar(sa.select(User).where(User.email == data["email"]))
-        if user is not None and not user.disabled:
-            verification.resend(user)  # too soon: silently nothing, as for an unknown email
+        user_id = db.session.scalar(
+            sa.select(User.id).where(User.email == data["email"], User.disabled.is_(False))
+        )
+        # As for forgot-password: one lookup for every address, the rest in the background,
+        # so that a known account does not answer more slowly. Too soon: silently nothing.
+        if user_id is not None:
+            outbox.submit(resend_quietly, user_id)
         return {"message": MAYBE_SENT}, 202
     user = authenticate()
     if user.email_verified:
@@ -54,3 +60,10 @@ def resend_verification():
             headers={"Retry-After": str(wait)},
         )
     return {"message": SENT}, 202
+
+
+def resend_quietly(user_id: int) -> None:
+    """Background job of the anonymous resend: a new link unless one went out too recently."""
+    user = db.session.get(User, user_id)
+    if user is not None:
+        verification.resend(user)

@@ -3,10 +3,12 @@
 import sqlalchemy as sa
 from flask import Blueprint, current_app
 
-from app import email_tokens, mail, passwords, sessions
+from app import email_tokens, outbox, passwords, sessions
+from app.audit import audit
 from app.errors import APIError
 from app.extensions import db
 from app.models import User
+from app.ratelimit import account_key, limit
 from app.schemas import ForgotPasswordSchema, ResetPasswordSchema, load_body
 
 bp = Blueprint("reset", __name__)
@@ -15,30 +17,43 @@ FORGOT_MESSAGE = "If an account exists for that email, a password reset link has
 
 
 @bp.post("/forgot-password")
+@limit("RATELIMIT_FORGOT_PASSWORD")
+@limit("RATELIMIT_FORGOT_PASSWORD_ACCOUNT", key_func=account_key)
 def forgot_password():
     """Email a reset link if the account exists; the answer is the same either way."""
     data = load_body(ForgotPasswordSchema())
-    user = db.session.scalar(sa.select(User).where(User.email == data["email"]))
-    if user is not None and not user.disabled:
-        config = current_app.config
-        token = email_tokens.issue(user.id, email_tokens.RESET, config["RESET_TOKEN_TTL"])
-        db.session.commit()
-        link = config["RESET_URL_TEMPLATE"].replace("{token}", token)
-        minutes = config["RESET_TOKEN_TTL"] // 60
-        try:
-            mail.send_mail(
-                user.email,
-                "Reset your password",
-                f"Someone asked to reset the password of this account.\n\n"
-                f"To choose a new password, open this link within {minutes} minutes:\n{link}\n\n"
-                f"If it was not you, ignore this message; your password stays the same.\n",
-            )
-        except mail.MailError as exc:
-            current_app.logger.error("password reset mail not sent: %s", exc)
+    user_id = db.session.scalar(
+        sa.select(User.id).where(User.email == data["email"], User.disabled.is_(False))
+    )
+    # The one indexed lookup costs the same for every address; issuing the token and
+    # mailing it run in the background, so a known account does not answer more slowly.
+    if user_id is not None:
+        outbox.submit(send_reset_link, user_id)
+    audit("password_reset_requested", user_id=user_id)
     return {"message": FORGOT_MESSAGE}
 
 
+def send_reset_link(user_id: int) -> None:
+    """Issue a reset token for the user and mail them the link."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        return
+    config = current_app.config
+    token = email_tokens.issue(user.id, email_tokens.RESET, config["RESET_TOKEN_TTL"])
+    db.session.commit()
+    link = config["RESET_URL_TEMPLATE"].replace("{token}", token)
+    minutes = config["RESET_TOKEN_TTL"] // 60
+    outbox.send_mail(
+        user.email,
+        "Reset your password",
+        f"Someone asked to reset the password of this account.\n\n"
+        f"To choose a new password, open this link within {minutes} minutes:\n{link}\n\n"
+        f"If it was not you, ignore this message; your password stays the same.\n",
+    )
+
+
 @bp.post("/reset-password")
+@limit("RATELIMIT_RESET_PASSWORD")
 def reset_password():
     """Set a new password with a reset token; every session of the user ends."""
     data = load_body(ResetPasswordSchema())
@@ -56,4 +71,5 @@ def reset_password():
     user.set_password(data["password"])
     sessions.end_all_sessions(user.id)
     db.session.commit()
+    audit("password_reset", user_id=user.id)
     return {"message": "Password updated"}

@@ -1,0 +1,195 @@
+"""Rate limits: per client address, per account, 429 envelope, proxies, shared Redis budget."""
+
+import uuid
+
+import pytest
+import redis
+
+from tests.conftest import PASSWORD, service_missing
+from tests.live import call, gunicorn, migrate, service_env
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+TIGHT = {
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_LOGIN": "3 per minute",
+    "RATELIMIT_LOGIN_ACCOUNT": "100 per minute",
+    "RATELIMIT_REGISTER": "2 per minute",
+    "RATELIMIT_REFRESH": "2 per minute",
+    "RATELIMIT_FORGOT_PASSWORD": "2 per minute",
+    "RATELIMIT_FORGOT_PASSWORD_ACCOUNT": "100 per minute",
+    "RATELIMIT_RESET_PASSWORD": "2 per minute",
+    "RATELIMIT_RESEND_VERIFICATION": "2 per minute",
+    "RATELIMIT_PASSWORD_CHECK": "2 per minute",
+}
+
+
+@pytest.fixture
+def app_config():
+    return TIGHT
+
+
+def post(client, path, body, ip="192.0.2.1", headers=None):
+    return client.post(path, json=body, environ_base={"REMOTE_ADDR": ip}, headers=headers or {})
+
+
+def assert_limited(response):
+    assert response.status_code == 429
+    assert response.json == {"error": "Too many requests; try again later.", "code": "rate_limited"}
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def wrong_login(client, ip="192.0.2.1", email="victim@example.com", headers=None):
+    return post(client, "/auth/login", {"email": email, "password": "wrong-password"}, ip, headers)
+
+
+def test_login_is_limited_per_client_address(client):
+    for _ in range(3):
+        assert wrong_login(client).status_code == 401
+    assert_limited(wrong_login(client))
+    assert wrong_login(client, ip="192.0.2.2").status_code == 401
+
+
+def test_forwarded_for_cannot_dodge_the_limit_without_a_trusted_proxy(client):
+    for n in range(3):
+        assert wrong_login(client, headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code == 401
+    assert_limited(wrong_login(client, headers={"X-Forwarded-For": "203.0.113.99"}))
+
+
+@pytest.mark.parametrize(
+    "app_config",
+    [{**TIGHT, "RATELIMIT_LOGIN": "100 per minute", "RATELIMIT_LOGIN_ACCOUNT": "3 per minute"}],
+)
+def test_failed_logins_are_limited_per_account_across_addresses(client, auth):
+    auth.register("victim@example.com")
+    for n in range(3):
+        assert wrong_login(client, ip=f"198.51.100.{n}").status_code == 401
+    # a fourth address, even with the right password and another spelling of the email
+    right = {"email": "VICTIM@example.com", "password": PASSWORD}
+    assert_limited(post(client, "/auth/login", right, ip="198.51.100.77"))
+    # other accounts are not affected
+    assert wrong_login(client, ip="198.51.100.78", email="other@example.com").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "app_config",
+    [{**TIGHT, "RATELIMIT_LOGIN": "100 per minute", "RATELIMIT_LOGIN_ACCOUNT": "2 per minute"}],
+)
+def test_successful_logins_do_not_use_the_account_budget(client, auth):
+    auth.register("busy@example.com")
+    for _ in range(4):
+        body = {"email": "busy@example.com", "password": PASSWORD}
+        assert post(client, "/auth/login", body).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/auth/register", {"email": "x@example.com", "password": "x"}),
+        ("/auth/refresh", {"refreshToken": "garbage"}),
+        ("/auth/forgot-password", {"email": "x@example.com"}),
+        ("/auth/reset-password", {"token": "garbage", "password": PASSWORD}),
+        ("/auth/resend-verification", {"email": "x@example.com"}),
+    ],
+)
+def test_other_public_endpoints_are_limited_per_address(client, path, body):
+    for _ in range(2):
+        assert post(client, path, body).status_code != 429
+    assert_limited(post(client, path, body))
+    assert post(client, path, body, ip="192.0.2.2").status_code != 429
+
+
+@pytest.mark.parametrize(
+    "app_config",
+    [
+        {
+            **TIGHT,
+            "RATELIMIT_FORGOT_PASSWORD": "100 per minute",
+            "RATELIMIT_FORGOT_PASSWORD_ACCOUNT": "2 per minute",
+        }
+    ],
+)
+def test_reset_mail_bombing_is_limited_per_account(client):
+    for n in range(2):
+        response = post(client, "/auth/forgot-password", {"email": "t@example.com"}, f"192.0.2.{n}")
+        assert response.status_code == 200
+    assert_limited(post(client, "/auth/forgot-password", {"email": "T@Example.com"}, "192.0.2.9"))
+
+
+def test_a_rate_limit_hit_is_audited(client, audit_log):
+    for _ in range(4):
+        wrong_login(client)
+    events = [line for line in audit_log if line["event"] == "rate_limited"]
+    assert events
+    assert events[0]["endpoint"] == "auth.login"
+    assert events[0]["ip"] == "192.0.2.1"
+
+
+def redis_or_skip(url: str = REDIS_URL) -> redis.Redis:
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        service_missing(
+            "Redis",
+            str(exc),
+            'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no',
+        )
+    return client
+
+
+def test_two_service_processes_share_one_budget_in_redis(tmp_path):
+    """Two gunicorn instances over one database and one Redis: one login budget, not two."""
+    store = redis_or_skip()
+    prefix = f"test-{uuid.uuid4().hex}"
+    env = service_env(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'shared.db'}",
+        RATELIMIT_ENABLED="true",
+        RATELIMIT_STORAGE_URI=REDIS_URL,
+        RATELIMIT_KEY_PREFIX=prefix,
+        RATELIMIT_LOGIN="4 per minute",
+    )
+    migrate(env)
+    body = {"email": "nobody@example.com", "password": "wrong-password"}
+    try:
+        with gunicorn(env) as first, gunicorn(env) as second:
+            statuses = [
+                call(base, "POST", "/auth/login", body)[0]
+                for base in (first, second, first, second, first, second)
+            ]
+            limited = call(second, "POST", "/auth/login", body)
+        assert statuses == [401, 401, 401, 401, 429, 429]
+        assert limited[2]["code"] == "rate_limited"
+        assert int(limited[1]["Retry-After"]) > 0
+        assert any(store.scan_iter(f"*{prefix}*"))
+    finally:
+        for key in store.scan_iter(f"*{prefix}*"):
+            store.delete(key)
+
+
+@pytest.mark.parametrize(
+    "app_config", [{**TIGHT, "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0"}]
+)
+def test_a_dead_redis_does_not_fail_requests(client):
+    """Redis unreachable: the limiter falls back to per-process memory, with no 5xx."""
+    for _ in range(3):
+        assert wrong_login(client).status_code == 401
+    assert_limited(wrong_login(client))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        (
+            "post",
+            "/me/password",
+            {"currentPassword": "guess-one-two", "newPassword": "another pass 9"},
+        ),
+        ("delete", "/me", {"password": "guess-one-two"}),
+    ],
+)
+def test_password_checks_with_a_stolen_token_are_limited(client, auth, method, path, body):
+    headers = auth.headers(auth.signup())
+    for _ in range(2):
+        response = getattr(client, method)(path, json=body, headers=headers)
+        assert response.json["code"] == "invalid_credentials"
+    assert_limited(getattr(client, method)(path, json=body, headers=headers))
