@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as configuration
+from app import keys
 from app.errors import register_error_handlers
 from app.extensions import db, migrate
 
@@ -23,6 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment (and `.env`); `config` overrides what it read."""
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
     load_settings(app, config)
+    keys.init_app(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -79,10 +81,12 @@ def register_blueprints(app: Flask) -> None:
     from app.account import bp as account_bp
     from app.auth import bp as auth_bp
     from app.reset import bp as reset_bp
+    from app.wellknown import bp as wellknown_bp
 
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(reset_bp, url_prefix="/auth")
     app.register_blueprint(account_bp, url_prefix="/me")
+    app.register_blueprint(wellknown_bp, url_prefix="/.well-known")
 
 
 def trust_proxies(app: Flask) -> None:
@@ -98,8 +102,10 @@ def trust_proxies(app: Flask) -> None:
 def register_response_headers(app: Flask) -> None:
     @app.after_request
     def no_store(response):
-        # Every answer of this service carries tokens or account data.
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Pragma"] = "no-cache"
+        # Answers carry tokens or account data: no cache may keep them, unless the view
+        # chose its own Cache-Control for public data (the JWKS).
+        if "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store"
+            response.headers["Pragma"] = "no-cache"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
