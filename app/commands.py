@@ -6,6 +6,7 @@ first key must exist before JWT_PRIVATE_KEY_FILE can point at it.
 """
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -43,7 +44,7 @@ def keys():
     "--dir",
     "directory",
     type=click.Path(file_okay=False, path_type=Path),
-    help=f"Write the key to DIR/<kid>.pem (default: {DEFAULT_KEY_DIR}).",
+    help=f"Write the key to DIR/<yyyymmdd>-<kid>.pem (default: {DEFAULT_KEY_DIR}).",
 )
 def generate(algorithm: str, out: Path | None, directory: Path | None):
     """Write a new private key (PKCS#8 PEM, mode 0600) and print its kid."""
@@ -52,7 +53,9 @@ def generate(algorithm: str, out: Path | None, directory: Path | None):
     algorithm = algorithm.upper()
     private_key = generate_private_key(algorithm)
     kid = thumbprint(private_key.public_key())
-    path = out if out is not None else (directory or DEFAULT_KEY_DIR) / f"{kid}.pem"
+    # Dated, so `ls` shows which key is newer; never starting with the "-" a kid may have.
+    name = f"{datetime.now(UTC):%Y%m%d}-{kid}.pem"
+    path = out if out is not None else (directory or DEFAULT_KEY_DIR) / name
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         write_private_key(private_key, path)

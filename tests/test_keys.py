@@ -3,6 +3,7 @@
 import base64
 import logging
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -260,12 +261,14 @@ def test_generate_writes_a_pkcs8_key_only_its_owner_can_read(tmp_path, open_umas
     assert b"PRIVATE" not in result.output.encode()
 
 
-def test_generate_es256_into_a_directory_names_the_file_by_kid(tmp_path):
+def test_generate_es256_into_a_directory_names_the_file_by_date_and_kid(tmp_path):
     directory = tmp_path / "keys"
     result = generate("--algorithm", "ES256", "--dir", str(directory))
     assert result.exit_code == 0, result.output
     kid = output_field(result.output, "kid")
-    path = directory / f"{kid}.pem"
+    (path,) = directory.iterdir()
+    assert re.fullmatch(rf"\d{{8}}-{re.escape(kid)}\.pem", path.name)
+    assert output_field(result.output, "file") == str(path.resolve())
     private_key = serialization.load_pem_private_key(path.read_bytes(), None)
     assert isinstance(private_key.curve, ec.SECP256R1)
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
