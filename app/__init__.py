@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as configuration
+from app import keys
 from app.audit import init_audit
 from app.errors import register_error_handlers
 from app.extensions import db, migrate
@@ -27,6 +28,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment (and `.env`); `config` overrides what it read."""
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
     load_settings(app, config)
+    keys.init_app(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -89,12 +91,14 @@ def register_blueprints(app: Flask) -> None:
     from app.auth import bp as auth_bp
     from app.openapi import bp as openapi_bp
     from app.reset import bp as reset_bp
+    from app.wellknown import bp as wellknown_bp
 
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(reset_bp, url_prefix="/auth")
     app.register_blueprint(account_bp, url_prefix="/me")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(openapi_bp)
+    app.register_blueprint(wellknown_bp, url_prefix="/.well-known")
 
 
 def register_commands(app: Flask) -> None:

@@ -3,7 +3,8 @@
 `load_config()` turns the environment into a dict of Flask settings. Each name, type and
 default is declared once in `SETTINGS`. Development needs no configuration: the first run
 writes a `.env` with random secrets (see `ensure_dev_secrets`). Production refuses to start
-without distinct secrets of at least 32 bytes.
+without distinct secrets of at least 32 bytes (with RS256/ES256, the refresh secret and a
+private key file: access tokens are then signed by the keys of `app/keys.py`).
 """
 
 import os
@@ -15,6 +16,8 @@ from typing import Any
 ENVIRONMENTS = ("development", "production", "testing")
 MIN_SECRET_BYTES = 32
 SECRET_NAMES = ("JWT_ACCESS_SECRET", "JWT_REFRESH_SECRET")
+ALGORITHMS = ("HS256", "RS256", "ES256")
+KEY_FILE_NAMES = ("JWT_PRIVATE_KEY_FILE", "JWT_VERIFY_ONLY_KEY_FILES")
 
 
 class ConfigError(RuntimeError):
@@ -66,6 +69,15 @@ def _origins(raw: str) -> list[str]:
     return origins
 
 
+def _algorithm(raw: str) -> str:
+    return raw.strip().upper()
+
+
+def _paths(raw: str) -> tuple[str, ...]:
+    """A comma-separated list of file paths."""
+    return tuple(path.strip() for path in raw.split(",") if path.strip())
+
+
 def _database_url(raw: str) -> str:
     """Accept the common `postgres://` spellings and route them to psycopg 3."""
     url = raw.strip()
@@ -80,7 +92,10 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], Any]] = {
     "DATABASE_URL": (_database_url, None),
     "JWT_ACCESS_SECRET": (str, None),
     "JWT_REFRESH_SECRET": (str, None),
-    "JWT_ALGORITHM": (_str, "HS256"),
+    "JWT_ALGORITHM": (_algorithm, "HS256"),
+    "JWT_PRIVATE_KEY_FILE": (_str, None),
+    "JWT_VERIFY_ONLY_KEY_FILES": (_paths, ()),
+    "JWT_JWKS_MAX_AGE": (_non_negative_int, 300),
     "JWT_ACCESS_TTL": (_positive_int, 900),
     "JWT_REFRESH_TTL": (_positive_int, 604800),
     "JWT_LEEWAY": (_non_negative_int, 10),
@@ -163,8 +178,19 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
 
 def validate_config(config: Mapping[str, Any]) -> None:
     """Refuse settings that would make the service unsafe or unable to work."""
-    if config["JWT_ALGORITHM"] != "HS256":
-        raise ConfigError("JWT_ALGORITHM must be HS256 (RS256/ES256 are not available yet)")
+    algorithm = config["JWT_ALGORITHM"]
+    if algorithm not in ALGORITHMS:
+        raise ConfigError(f"JWT_ALGORITHM must be one of {', '.join(ALGORITHMS)}")
+    if algorithm == "HS256":
+        for name in KEY_FILE_NAMES:
+            if config.get(name):
+                raise ConfigError(f"{name} is set but JWT_ALGORITHM is HS256: use RS256 or ES256")
+        _validate_secrets(config, SECRET_NAMES)
+    else:
+        if not config.get("JWT_PRIVATE_KEY_FILE"):
+            raise ConfigError(f"JWT_ALGORITHM={algorithm} needs JWT_PRIVATE_KEY_FILE")
+        # Access tokens are signed by the key; refresh tokens stay HMAC, read only by us.
+        _validate_secrets(config, ("JWT_REFRESH_SECRET",))
     if not 4 <= config["BCRYPT_ROUNDS"] <= 31:
         raise ConfigError("BCRYPT_ROUNDS must be between 4 and 31")
     if config["MAIL_BACKEND"] not in ("console", "smtp"):
@@ -172,16 +198,19 @@ def validate_config(config: Mapping[str, Any]) -> None:
     for name in ("RESET_URL_TEMPLATE", "VERIFY_URL_TEMPLATE"):
         if "{token}" not in config[name]:
             raise ConfigError(f"{name} must contain {{token}}")
-    access, refresh = (config.get(name) for name in SECRET_NAMES)
-    for name, value in zip(SECRET_NAMES, (access, refresh), strict=True):
+    if config["APP_ENV"] == "production" and config["BCRYPT_ROUNDS"] < 10:
+        raise ConfigError("BCRYPT_ROUNDS below 10 is refused in production")
+
+
+def _validate_secrets(config: Mapping[str, Any], names: tuple[str, ...]) -> None:
+    values = [config.get(name) for name in names]
+    for name, value in zip(names, values, strict=True):
         if not value:
             raise ConfigError(f"{name} is required")
         if len(value.encode()) < MIN_SECRET_BYTES:
             raise ConfigError(f"{name} must be at least {MIN_SECRET_BYTES} bytes")
-    if access == refresh:
+    if len(set(values)) < len(values):
         raise ConfigError("JWT_ACCESS_SECRET and JWT_REFRESH_SECRET must differ")
-    if config["APP_ENV"] == "production" and config["BCRYPT_ROUNDS"] < 10:
-        raise ConfigError("BCRYPT_ROUNDS below 10 is refused in production")
 
 
 def ensure_dev_secrets(env_file: Path) -> list[str]:

@@ -214,6 +214,14 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
         )
     },
     "/openapi.json": {"get": operation("meta", "This OpenAPI document")},
+    "/.well-known/jwks.json": {
+        "get": operation(
+            "meta",
+            "Public keys that verify access tokens (RS256/ES256; 404 with HS256)",
+            response=schemas.JwksSchema,
+            errors=(404,),
+        )
+    },
 }
 
 

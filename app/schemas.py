@@ -257,6 +257,12 @@ class MessageSchema(Schema):
     message = fields.String(required=True)
 
 
+class JwksSchema(Schema):
+    keys = fields.List(
+        fields.Dict(), required=True, metadata={"description": "Public JWKs (RFC 7517)"}
+    )
+
+
 def json_body() -> dict[str, Any]:
     """The request body as a JSON object, or an APIError (415 or 400 invalid_json)."""
     if not request.is_json:

@@ -3,6 +3,13 @@
 Access and refresh tokens are signed with different keys and carry different `typ` headers
 (RFC 9068 `at+jwt` for access), and every decode pins the algorithm, the type, the issuer
 and the audience, so neither can stand in for the other.
+
+With JWT_ALGORITHM=RS256 or ES256, access tokens are signed by the signing key of
+`app/keys.py` and carry its `kid`; they are verified by the configured key the `kid` names
+and by no other (no `kid`, or one we do not have, is refused; `jku`, `x5u` and `jwk`
+headers are never read), with the configured algorithm only, so an HS256 token made with
+our public key as the secret is refused. Refresh tokens stay HS256 with
+JWT_REFRESH_SECRET: only this service ever reads them.
 """
 
 from dataclasses import dataclass
@@ -12,8 +19,11 @@ from typing import Any
 import jwt
 from flask import current_app
 
+from app.keys import KeySet, current_keys
+
 ACCESS_TYP = "at+jwt"
 REFRESH_TYP = "refresh+jwt"
+HMAC_ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ["exp", "iat", "nbf", "sub", "jti", "iss", "aud"]
 
 
@@ -41,14 +51,39 @@ class RefreshClaims:
     jti: str
 
 
-def _key(kind: str) -> str:
+def _secret(kind: str) -> str:
     return current_app.config["JWT_ACCESS_SECRET" if kind == "access" else "JWT_REFRESH_SECRET"]
+
+
+def _keyset(kind: str) -> KeySet | None:
+    """The asymmetric keys that sign tokens of `kind`; None when an HMAC secret does."""
+    return current_keys() if kind == "access" else None
 
 
 def _encode(kind: str, typ: str, claims: dict[str, Any]) -> str:
     config = current_app.config
     payload = {"iss": config["JWT_ISSUER"], "aud": config["JWT_AUDIENCE"], **claims}
-    return jwt.encode(payload, _key(kind), algorithm=config["JWT_ALGORITHM"], headers={"typ": typ})
+    keyset = _keyset(kind)
+    if keyset is None:
+        return jwt.encode(payload, _secret(kind), algorithm=HMAC_ALGORITHM, headers={"typ": typ})
+    signer = keyset.signer
+    headers = {"typ": typ, "kid": signer.kid}
+    return jwt.encode(payload, signer.private_key, algorithm=keyset.algorithm, headers=headers)
+
+
+def _verification_key(kind: str, token: str) -> tuple[Any, str]:
+    """The key that must have signed `token`, and the one algorithm accepted."""
+    keyset = _keyset(kind)
+    if keyset is None:
+        return _secret(kind), HMAC_ALGORITHM
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError:
+        raise TokenError("invalid_token", "The token is invalid.") from None
+    key = keyset.find(kid)
+    if key is None:
+        raise TokenError("invalid_token", "The token is not signed by a key of ours.")
+    return key.public_key, keyset.algorithm
 
 
 def _timestamps(issued_at: datetime, expires_at: datetime) -> dict[str, int]:
@@ -92,11 +127,12 @@ def encode_refresh_token(
 
 def _decode(kind: str, typ: str, token: str, *, verify_exp: bool = True) -> dict[str, Any]:
     config = current_app.config
+    key, algorithm = _verification_key(kind, token)
     try:
         decoded = jwt.api_jwt.decode_complete(
             token,
-            _key(kind),
-            algorithms=[config["JWT_ALGORITHM"]],
+            key,
+            algorithms=[algorithm],
             audience=config["JWT_AUDIENCE"],
             issuer=config["JWT_ISSUER"],
             leeway=config["JWT_LEEWAY"],

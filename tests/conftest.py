@@ -22,6 +22,7 @@ os.environ["APP_ENV"] = "testing"
 
 from app import create_app
 from app.extensions import db
+from app.keys import generate_private_key, write_private_key
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -99,6 +100,45 @@ def app(database, tmp_path, app_config):
             with db.engine.begin() as conn:
                 conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def key_files(tmp_path_factory):
+    """PEM files of test keys, made once per run: RSA 2048 `a` and `b`, P-256 `ec`.
+
+    Never committed: each run makes its own, with the service's own key writer.
+    """
+    directory = tmp_path_factory.mktemp("keys")
+    files = {}
+    for name, algorithm in (("a", "RS256"), ("b", "RS256"), ("ec", "ES256")):
+        files[name] = str(directory / f"{name}.pem")
+        write_private_key(generate_private_key(algorithm), files[name])
+    return files
+
+
+def key_config(algorithm: str, signing: str, *verify_only: str) -> dict:
+    """Settings for access tokens signed with `algorithm` by the key file `signing`."""
+    return {
+        "JWT_ALGORITHM": algorithm,
+        "JWT_PRIVATE_KEY_FILE": signing,
+        "JWT_VERIFY_ONLY_KEY_FILES": verify_only,
+    }
+
+
+@pytest.fixture
+def deploy(app):
+    """Start the service again on the test's database with other settings (a redeploy)."""
+    started = []
+
+    def start(**settings):
+        started.append(make_app(app.config["DATABASE_URL"], **settings))
+        return started[-1]
+
+    yield start
+    for other in started:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.fixture

@@ -1,0 +1,20 @@
+"""Public documents other services fetch: the JWKS that verifies our access tokens."""
+
+from flask import Blueprint, abort, current_app, jsonify, request
+
+from app.keys import current_keys
+
+bp = Blueprint("wellknown", __name__)
+
+
+@bp.get("/jwks.json")
+def jwks():
+    """Publish the public keys that verify our access tokens (RFC 7517); 404 with HS256."""
+    keyset = current_keys()
+    if keyset is None:
+        abort(404)
+    response = jsonify(keyset.jwks)
+    response.set_etag(keyset.etag)
+    response.cache_control.public = True
+    response.cache_control.max_age = current_app.config["JWT_JWKS_MAX_AGE"]
+    return response.make_conditional(request)
