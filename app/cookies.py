@@ -10,7 +10,9 @@ the client's own script sent it (double submit): the `X-CSRF-Token` header must 
 `__Host-csrf_token` cookie, which another site can neither read nor set (the `__Host-`
 prefix forbids a `Domain`, so a sibling subdomain cannot plant one). A request the browser
 marks `Sec-Fetch-Site: cross-site` is refused as well. The proof is an HMAC of the session
-id, so it is the same in every tab and for the whole life of the session.
+id, so it is the same in every tab and for the whole life of the session, and it must be
+the proof of the very session whose refresh cookie is presented (a signed double submit):
+a pair of cookies planted or copied from another session does not pass.
 """
 
 import base64
@@ -19,6 +21,7 @@ import hmac
 
 from flask import Response, current_app, jsonify, make_response, request
 
+from app import tokens
 from app.errors import APIError
 from app.schemas import RefreshTokenSchema, load_body
 from app.sessions import TokenPair
@@ -52,12 +55,26 @@ def _same(a: str, b: str) -> bool:
     )
 
 
-def require_csrf_proof() -> None:
+def _proof_of(refresh_token: str) -> str | None:
+    """The CSRF proof of the session a refresh token belongs to (None for a foreign token)."""
+    try:
+        return csrf_token(tokens.decode_refresh_token(refresh_token, verify_exp=False).session_id)
+    except tokens.TokenError:
+        return None
+
+
+def require_csrf_proof(refresh_token: str) -> None:
     """Refuse a cookie-mode request that does not carry the double-submit proof."""
     cookie = request.cookies.get(CSRF_COOKIE, "")
     proof = request.headers.get(CSRF_HEADER, "")
     cross_site = request.headers.get("Sec-Fetch-Site", "").strip().lower() == "cross-site"
-    if cross_site or not cookie or not _same(cookie, proof):
+    expected = _proof_of(refresh_token)
+    if (
+        cross_site
+        or not cookie
+        or not _same(cookie, proof)
+        or (expected is not None and not _same(proof, expected))
+    ):
         raise APIError(
             403,
             "csrf_failed",
@@ -78,7 +95,7 @@ def refresh_token_from_request() -> tuple[str, bool]:
     data = load_body(RefreshTokenSchema(partial=True)) if request.get_data(cache=True) else {}
     if "refresh_token" in data:
         return data["refresh_token"], False
-    require_csrf_proof()
+    require_csrf_proof(cookie)
     return cookie, True
 
 

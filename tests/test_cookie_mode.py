@@ -153,6 +153,17 @@ def test_a_body_mode_client_can_switch_to_cookie_mode_on_refresh(client, auth):
     assert client.post("/auth/refresh", headers=proof(client)).status_code == 200
 
 
+def test_a_matching_proof_of_another_session_is_refused(client, auth, browser):
+    """Signed double submit: header and cookie agree, but belong to another session."""
+    mine = refresh_cookie(client)
+    other = client.post("/auth/login", json=CREDENTIALS, headers=COOKIE_MODE).json["csrfToken"]
+    client.set_cookie(REFRESH_COOKIE, mine, path="/auth")
+    client.set_cookie(CSRF_COOKIE, other)
+    response = client.post("/auth/refresh", headers={CSRF_HEADER: other})
+    assert response.status_code == 403
+    assert response.json["code"] == "csrf_failed"
+
+
 def test_each_session_has_its_own_csrf_token(client, auth, browser):
     other = client.post("/auth/login", json=CREDENTIALS, headers=COOKIE_MODE).json
     assert other["csrfToken"] != browser.json["csrfToken"]
