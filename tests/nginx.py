@@ -75,6 +75,7 @@ def render_site(upstreams: list[str], http_port: int, https_port: int, cert: Pat
         "listen 443 ssl;": f"listen 127.0.0.1:{https_port} ssl;",
         "/etc/ssl/certs/auth.example.com.pem": str(cert),
         "/etc/ssl/private/auth.example.com.key": str(key),
+        "/var/log/nginx/auth.access.log": str(key.parent / "auth.access.log"),
     }
     for old, new in replacements.items():
         assert text.count(old) == 1, f"{old!r} should appear once in {SITE}"

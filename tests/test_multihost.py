@@ -8,6 +8,7 @@ nginx tests skip when nginx is not installed, and fail instead under CI (.ci/run
 installs it).
 """
 
+import json
 import uuid
 from contextlib import ExitStack
 
@@ -198,6 +199,15 @@ def test_nginx_spreads_requests_over_both_instances(cluster, front):
     # every request in exactly one instance's access log, and both instances got some
     counts = wait_for(lambda: sum(served()) == len(ids) and served(), "the access lines")
     assert all(counts), counts
+
+    # nginx logged the same ids, as JSON lines naming the instance
+    def nginx_lines() -> list[dict]:
+        text = (front.directory / "auth.access.log").read_text()
+        lines = [json.loads(line) for line in text.splitlines()]
+        return [line for line in lines if line["request_id"] in ids]
+
+    logged = wait_for(lambda: len(nginx_lines()) == len(ids) and nginx_lines(), "nginx's log")
+    assert {line["upstream"] for line in logged} == set(cluster.upstreams())
 
 
 def test_nginx_answers_the_503_envelope_when_no_instance_is_up(tmp_path):

@@ -278,5 +278,8 @@ def test_rate_limits_fall_back_to_each_process_while_redis_is_down(tmp_path):
         server.stop()
         store.close()
     text = log.read_text()
+    # the operator is told both ways
+    assert "falling back to in-memory storage" in text
+    assert "Rate limit storage recovered" in text
     assert "Traceback" not in text
     assert '"status": 500' not in text
