@@ -2,7 +2,6 @@
 
 import logging
 import os
-import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -10,12 +9,10 @@ from typing import Any
 from dotenv import find_dotenv, load_dotenv
 from flask import Flask
 from flask.helpers import get_debug_flag
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as configuration
-from app import keys
+from app import database, keys
 from app.audit import init_audit
 from app.errors import register_error_handlers
 from app.extensions import db, migrate
@@ -56,7 +53,7 @@ def load_settings(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         settings["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'auth.db'}"
     settings["SQLALCHEMY_DATABASE_URI"] = settings["DATABASE_URL"]
-    settings.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    settings.setdefault("SQLALCHEMY_ENGINE_OPTIONS", database.engine_options(settings))
     app.config.from_mapping(settings)
     if settings["APP_ENV"] == "production":
         if get_debug_flag():
@@ -67,19 +64,9 @@ def load_settings(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         app.logger.setLevel(logging.INFO)
 
 
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
-    """Enforce foreign keys (for ON DELETE CASCADE) and let readers and a writer overlap."""
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.close()
-
-
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
+    database.init_app(app)
     migrate.init_app(app, db)
     init_rate_limits(app)
     init_outbox(app)
@@ -89,6 +76,7 @@ def register_blueprints(app: Flask) -> None:
     from app.account import bp as account_bp
     from app.admin import bp as admin_bp
     from app.auth import bp as auth_bp
+    from app.health import bp as health_bp
     from app.openapi import bp as openapi_bp
     from app.reset import bp as reset_bp
     from app.wellknown import bp as wellknown_bp
@@ -97,6 +85,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(reset_bp, url_prefix="/auth")
     app.register_blueprint(account_bp, url_prefix="/me")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(health_bp)
     app.register_blueprint(openapi_bp)
     app.register_blueprint(wellknown_bp, url_prefix="/.well-known")
 

@@ -90,6 +90,10 @@ def _database_url(raw: str) -> str:
 # name -> (parser, default). A default of None means "unset unless given".
 SETTINGS: dict[str, tuple[Callable[[str], Any], Any]] = {
     "DATABASE_URL": (_database_url, None),
+    # PostgreSQL: seconds to wait for a connection (new, or from the pool) and for one
+    # statement (0: no limit). See app/database.py.
+    "DATABASE_CONNECT_TIMEOUT": (_positive_int, 3),
+    "DATABASE_STATEMENT_TIMEOUT": (_non_negative_int, 5),
     "JWT_ACCESS_SECRET": (str, None),
     "JWT_REFRESH_SECRET": (str, None),
     "JWT_ALGORITHM": (_algorithm, "HS256"),

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, jsonify
 from marshmallow import ValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
@@ -95,13 +95,14 @@ def register_error_handlers(app: Flask) -> None:
             APIError(400, "validation_error", "The request body is invalid.", details)
         )
 
-    @app.errorhandler(OperationalError)
+    @app.errorhandler(DBAPIError)
     @app.errorhandler(PoolTimeoutError)
-    def database_unavailable(exc):
-        # The driver's message ("connection refused", "no such table"), never the SQL or
-        # its parameters, which str(exc) would include.
-        reason = str(getattr(exc, "orig", None) or type(exc).__name__).splitlines()[0]
-        app.logger.error("database unavailable: %s", reason)
+    def database_error(exc):
+        if not database_unreachable(exc):
+            # DBAPIError.__str__ can include SQL parameters, so only its type is logged.
+            app.logger.error("unexpected database error: %s", type(exc).__name__)
+            return error_response(APIError(500, "internal_error", MESSAGES[500]))
+        app.logger.error("database unavailable: %s", driver_reason(exc))
         return error_response(
             APIError(
                 503,
@@ -113,9 +114,23 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
-        # DBAPIError.__str__ can include SQL parameters, so only its type is logged for it.
-        if isinstance(exc, DBAPIError):
-            app.logger.error("unexpected database error: %s", type(exc).__name__)
-        else:
-            app.logger.exception("unexpected error")
+        app.logger.exception("unexpected error")
         return error_response(APIError(500, "internal_error", MESSAGES[500]))
+
+
+def database_unreachable(exc: Exception) -> bool:
+    """Whether a database error means "gone or too slow" (503) rather than a bug (500).
+
+    OperationalError covers refused and timed-out connections and statement timeouts;
+    InterfaceError a connection closed under us; `connection_invalidated` any error that
+    the dialect recognised as a lost connection; PoolTimeoutError an exhausted pool.
+    """
+    return isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError) or bool(
+        getattr(exc, "connection_invalidated", False)
+    )
+
+
+def driver_reason(exc: Exception) -> str:
+    """The driver's message ("connection refused", "statement timeout"), never the SQL or
+    its parameters, which str(exc) would include."""
+    return str(getattr(exc, "orig", None) or type(exc).__name__).splitlines()[0]

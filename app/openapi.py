@@ -213,6 +213,21 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
             errors=(429,),
         )
     },
+    "/healthz": {
+        "get": operation(
+            "meta",
+            "Liveness: the process serves (the database is not checked)",
+            response=schemas.HealthSchema,
+        )
+    },
+    "/readyz": {
+        "get": operation(
+            "meta",
+            "Readiness: the database answers; 503 service_unavailable when it does not",
+            response=schemas.ReadinessSchema,
+            errors=(503,),
+        )
+    },
     "/openapi.json": {"get": operation("meta", "This OpenAPI document")},
     "/.well-known/jwks.json": {
         "get": operation(

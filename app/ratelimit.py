@@ -8,9 +8,11 @@ in-memory counters (limits still apply, per process) rather than failing request
 """
 
 import hashlib
+import logging
 from collections.abc import Callable
 
 from flask import Flask, current_app, request
+from flask.logging import default_handler
 from flask_limiter.util import get_remote_address
 from limits import parse_many
 
@@ -77,3 +79,9 @@ def init_rate_limits(app: Flask) -> None:
             "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
         )
     limiter.init_app(app)
+    # Flask-Limiter says when it falls back to memory and when Redis is back, on a logger
+    # that has only a NullHandler: send those lines where the app's own go.
+    limiter_log = logging.getLogger("flask-limiter")
+    limiter_log.setLevel(logging.INFO)
+    if default_handler not in limiter_log.handlers:
+        limiter_log.addHandler(default_handler)

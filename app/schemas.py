@@ -257,6 +257,14 @@ class MessageSchema(Schema):
     message = fields.String(required=True)
 
 
+class HealthSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["ok"]))
+
+
+class ReadinessSchema(HealthSchema):
+    database = fields.String(required=True, validate=validate.OneOf(["ok"]))
+
+
 class JwksSchema(Schema):
     keys = fields.List(
         fields.Dict(), required=True, metadata={"description": "Public JWKs (RFC 7517)"}

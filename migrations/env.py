@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from app.database import migration_lock
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -96,7 +98,9 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    with connectable.connect() as connection:
+    # Several hosts may run `flask db upgrade` at once: on PostgreSQL the second waits for
+    # the first, then finds nothing to do (app/database.py, migration_lock).
+    with connectable.connect() as connection, migration_lock(connection):
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():

@@ -11,10 +11,12 @@ import logging
 import os
 import socket
 import threading
-from contextlib import closing
+import uuid
+from contextlib import closing, contextmanager
 from email import message_from_bytes, policy
 
 import pytest
+import redis
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
@@ -27,6 +29,7 @@ from app.keys import generate_private_key, write_private_key
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PASSWORD = "correct horse battery"
 
@@ -52,6 +55,39 @@ def postgres_engine(url: str = POSTGRES_URL) -> sa.Engine:
             "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
         )
     return engine
+
+
+@contextmanager
+def private_schema(prefix: str):
+    """A database URL whose connections see only a new, empty schema (dropped afterwards).
+
+    For tests that run migrations or several service processes of their own on the
+    TEST_POSTGRES_URL database, without touching the `public` schema the `app` fixture uses.
+    """
+    engine = postgres_engine()
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    url = sa.make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()
+
+
+def redis_or_skip(url: str = REDIS_URL) -> redis.Redis:
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        service_missing(
+            "Redis",
+            str(exc),
+            'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no',
+        )
+    return client
 
 
 def reset_postgres_schema(engine: sa.Engine) -> None:

@@ -1,22 +1,27 @@
 """Run the real service under gunicorn in a subprocess, and talk to it over HTTP.
 
 For the tests that need what the test client cannot give: several processes sharing one
-store (rate limits in Redis), real sockets, real workers.
+store (rate limits in Redis), real sockets, real workers. gunicorn runs with the
+repository's gunicorn.conf.py, as in production.
 """
 
+import http.client
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
-import urllib.error
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+GUNICORN_CONF = ROOT / "gunicorn.conf.py"
+START_SECONDS = 30
 
 
 def free_port() -> int:
@@ -42,49 +47,105 @@ def migrate(env: dict[str, str]) -> None:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], workers: int = 1):
-    """Start `gunicorn wsgi:app` on a free port; yield its base URL; stop it afterwards."""
+def gunicorn(env: dict[str, str], workers: int = 1, *, threads: int = 4, log: Path | None = None):
+    """Start `gunicorn -c gunicorn.conf.py wsgi:app` on a free port; yield its base URL.
+
+    Its stdout (the JSON access log, audit lines) and stderr go to `log` (a temporary file
+    if not given). It is stopped with SIGTERM afterwards, as a service manager would.
+    """
     port = free_port()
-    process = subprocess.Popen(
-        [BIN / "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    process.kill()
-                    log = process.stderr.read().decode()
-                    raise RuntimeError(f"gunicorn did not start: {log}") from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
+    env = {
+        **env,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": str(workers),
+        "GUNICORN_THREADS": str(threads),
+    }
+    with tempfile.TemporaryDirectory() as scratch:
+        log = log or Path(scratch) / "gunicorn.log"
+        with log.open("ab") as output:
+            process = subprocess.Popen(
+                [BIN / "gunicorn", "-c", GUNICORN_CONF, "wsgi:app"],
+                cwd=ROOT,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        base = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+            wait_until_serving(base, process, log)
+            yield base
+        finally:
+            stop(process)
+
+
+def wait_until_serving(base: str, process: subprocess.Popen, log: Path) -> None:
+    """Wait until GET /healthz answers 200 (a worker has booted), or fail with the log."""
+    deadline = time.monotonic() + START_SECONDS
+    while True:
+        try:
+            if call(base, "GET", "/healthz", timeout=2)[0] == 200:
+                return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-        process.stderr.close()
+            raise RuntimeError(f"{base} did not start:\n{log.read_text(errors='replace')}")
+        time.sleep(0.1)
 
 
-def call(base: str, method: str, path: str, body=None, headers=None):
-    """One HTTP request; returns (status, headers, parsed JSON body or None)."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    for name, value in (headers or {}).items():
-        request.add_header(name, value)
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            status, raw, got = response.status, response.read(), response.headers
-    except urllib.error.HTTPError as error:
-        status, raw, got = error.code, error.read(), error.headers
-        error.close()
-    return status, got, (json.loads(raw) if raw else None)
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def call(
+    base: str,
+    method: str,
+    path: str,
+    body=None,
+    headers=None,
+    *,
+    raw: bytes | None = None,
+    timeout: float = 10,
+    source: str | None = None,
+    tls: ssl.SSLContext | None = None,
+):
+    """One HTTP request on a fresh connection; returns (status, headers, body).
+
+    The body is parsed when the answer is JSON, else None. `raw` sends bytes as they are;
+    `source` picks the client's own address (any of 127.0.0.0/8 works on loopback); `tls`
+    verifies an https `base`. A server that does not answer within `timeout` seconds
+    raises TimeoutError, so a hang fails the test instead of stalling it.
+    """
+    url = urlsplit(base)
+    options = {"timeout": timeout, "source_address": (source, 0) if source else None}
+    if url.scheme == "https":
+        connection = http.client.HTTPSConnection(url.hostname, url.port, context=tls, **options)
+    else:
+        connection = http.client.HTTPConnection(url.hostname, url.port, **options)
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    try:
+        connection.request(
+            method, path, body=data, headers={"Content-Type": "application/json", **(headers or {})}
+        )
+        response = connection.getresponse()
+        content = response.read()
+    finally:
+        connection.close()
+    is_json = response.headers.get_content_type() == "application/json"
+    return response.status, response.headers, (json.loads(content) if content and is_json else None)
+
+
+def wait_for(condition, what: str, seconds: float = 30, interval: float = 0.05):
+    """Poll `condition()` until it returns something true, and return that; fail after
+    `seconds` (a bound on a wait, not a measurement)."""
+    deadline = time.monotonic() + seconds
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {seconds}s waiting for {what}")
+        time.sleep(interval)
+    return result

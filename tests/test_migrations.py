@@ -1,24 +1,29 @@
 """The Alembic chain builds exactly the schema the models describe, on SQLite and Postgres.
 
 Autogenerate's comparison must find nothing to do after `upgrade`, and the chain must go
-down to base and up again. Deleting a user must take their rows in every table with it.
+down to base one migration at a time and up again. Two hosts may upgrade at once on
+Postgres. Deleting a user must take their rows in every table with it.
 """
 
 import logging
+import subprocess
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
 
+from app.database import MIGRATION_LOCK_ID
 from app.extensions import db
 from app.models import EmailToken, LoginSession, RefreshToken, User
-from tests.conftest import POSTGRES_URL, make_app, postgres_engine
+from tests.conftest import make_app, postgres_engine, private_schema
+from tests.live import BIN, ROOT, service_env, wait_for
 
 MIGRATIONS = str(Path(__file__).resolve().parents[1] / "migrations")
-SCHEMA = "migration_check"
 MODEL_TABLES = set(db.metadata.tables)
 
 
@@ -42,16 +47,8 @@ def restore_logging():
 @pytest.fixture
 def postgres_schema_url():
     """A URL whose connections use an empty, private schema, dropped afterwards."""
-    engine = postgres_engine()
-    statements = [f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE", f"CREATE SCHEMA {SCHEMA}"]
-    with engine.begin() as conn:
-        for statement in statements:
-            conn.execute(sa.text(statement))
-    url = sa.make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={SCHEMA}"})
-    yield url.render_as_string(hide_password=False)
-    with engine.begin() as conn:
-        conn.execute(sa.text(statements[0]))
-    engine.dispose()
+    with private_schema("migration_check") as url:
+        yield url
 
 
 def schema_differences() -> list:
@@ -59,6 +56,17 @@ def schema_differences() -> list:
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         return compare_metadata(context, db.metadata)
+
+
+def revisions_newest_first() -> list[str]:
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    return [script.revision for script in ScriptDirectory.from_config(config).walk_revisions()]
+
+
+def current_revision() -> str | None:
+    with db.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
 
 
 def tables() -> set[str]:
@@ -74,10 +82,15 @@ def check_migration_chain(database_url: str) -> None:
         assert tables() == MODEL_TABLES | {"alembic_version"}
         assert schema_differences() == []
 
-        downgrade(MIGRATIONS, "base")
+        # Every migration's downgrade, one step at a time, then every upgrade again.
+        chain = revisions_newest_first()
+        for below in [*chain[1:], None]:
+            downgrade(MIGRATIONS, "-1")
+            assert current_revision() == below
         assert tables() == {"alembic_version"}
-
-        upgrade(MIGRATIONS)
+        for revision in reversed(chain):
+            upgrade(MIGRATIONS, "+1")
+            assert current_revision() == revision
         assert schema_differences() == []
         db.engine.dispose()
 
@@ -88,6 +101,54 @@ def test_migrations_match_the_models_on_sqlite(tmp_path):
 
 def test_migrations_match_the_models_on_postgres(postgres_schema_url):
     check_migration_chain(postgres_schema_url)
+
+
+def waiting_for_migration_lock(engine: sa.Engine) -> int:
+    """How many sessions wait for the advisory lock of `flask db upgrade`."""
+    with engine.connect() as conn:
+        return conn.scalar(
+            sa.text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                " AND classid::bigint = :high AND objid::bigint = :low"
+            ),
+            {"high": MIGRATION_LOCK_ID >> 32, "low": MIGRATION_LOCK_ID & 0xFFFFFFFF},
+        )
+
+
+def test_two_hosts_upgrading_at_once_leave_one_correct_schema_on_postgres():
+    """Two `flask db upgrade` at once on an empty schema: one migrates, the other waits and
+    then finds nothing to do. Both queue first behind a lock this test holds (as if a third
+    host were migrating), so that they surely overlap."""
+    with private_schema("concurrent") as url:
+        holder = postgres_engine()
+        env = service_env(DATABASE_URL=url)
+        with holder.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+            upgrades = [
+                subprocess.Popen(
+                    [BIN / "flask", "--app", "wsgi:app", "db", "upgrade"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                )
+                for _ in range(2)
+            ]
+            try:
+                wait_for(lambda: waiting_for_migration_lock(holder) == 2, "both to queue")
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
+                conn.commit()
+        outputs = [process.communicate(timeout=120)[0].decode() for process in upgrades]
+        holder.dispose()
+
+        assert [process.returncode for process in upgrades] == [0, 0], outputs
+        app = make_app(url)
+        with app.app_context():
+            assert tables() == MODEL_TABLES | {"alembic_version"}
+            assert schema_differences() == []
+            assert current_revision() == revisions_newest_first()[0]
+            db.engine.dispose()
 
 
 def count(model, user_id: int) -> int:

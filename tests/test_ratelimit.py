@@ -1,14 +1,13 @@
-"""Rate limits: per client address, per account, 429 envelope, proxies, shared Redis budget."""
+"""Rate limits: per client address, per account, 429 envelope, proxies, a dead Redis.
 
-import uuid
+One budget shared by several instances through Redis is shown in tests/test_multihost.py,
+and a Redis that stops and comes back in tests/test_outages.py.
+"""
 
 import pytest
-import redis
 
-from tests.conftest import PASSWORD, service_missing
-from tests.live import call, gunicorn, migrate, service_env
+from tests.conftest import PASSWORD
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 TIGHT = {
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_LOGIN": "3 per minute",
@@ -122,48 +121,6 @@ def test_a_rate_limit_hit_is_audited(client, audit_log):
     assert events
     assert events[0]["endpoint"] == "auth.login"
     assert events[0]["ip"] == "192.0.2.1"
-
-
-def redis_or_skip(url: str = REDIS_URL) -> redis.Redis:
-    client = redis.Redis.from_url(url, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        service_missing(
-            "Redis",
-            str(exc),
-            'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no',
-        )
-    return client
-
-
-def test_two_service_processes_share_one_budget_in_redis(tmp_path):
-    """Two gunicorn instances over one database and one Redis: one login budget, not two."""
-    store = redis_or_skip()
-    prefix = f"test-{uuid.uuid4().hex}"
-    env = service_env(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'shared.db'}",
-        RATELIMIT_ENABLED="true",
-        RATELIMIT_STORAGE_URI=REDIS_URL,
-        RATELIMIT_KEY_PREFIX=prefix,
-        RATELIMIT_LOGIN="4 per minute",
-    )
-    migrate(env)
-    body = {"email": "nobody@example.com", "password": "wrong-password"}
-    try:
-        with gunicorn(env) as first, gunicorn(env) as second:
-            statuses = [
-                call(base, "POST", "/auth/login", body)[0]
-                for base in (first, second, first, second, first, second)
-            ]
-            limited = call(second, "POST", "/auth/login", body)
-        assert statuses == [401, 401, 401, 401, 429, 429]
-        assert limited[2]["code"] == "rate_limited"
-        assert int(limited[1]["Retry-After"]) > 0
-        assert any(store.scan_iter(f"*{prefix}*"))
-    finally:
-        for key in store.scan_iter(f"*{prefix}*"):
-            store.delete(key)
 
 
 @pytest.mark.parametrize(
