@@ -48,14 +48,15 @@ def engine_options(settings: Mapping[str, Any]) -> dict[str, Any]:
         "tcp_user_timeout": connect_timeout * 1000,
         **KEEPALIVE,
     }
+    # Server settings travel in the startup packet (libpq `options`): no extra round trip
+    # per connection. Those already in the URL are kept.
+    given = url.query.get("options") or ""
+    server = [" ".join(given) if isinstance(given, tuple) else given]
     statement_timeout = settings["DATABASE_STATEMENT_TIMEOUT"]
-    if statement_timeout:
-        # Server settings travel in the startup packet: no extra round trip per connection.
-        server = f"-c statement_timeout={statement_timeout * 1000}"
-        given = url.query.get("options")
-        if given:
-            server = " ".join([given] if isinstance(given, str) else given) + " " + server
-        connect_args["options"] = server
+    if statement_timeout and "statement_timeout" not in server[0]:
+        server.append(f"-c statement_timeout={statement_timeout * 1000}")
+    if any(server):
+        connect_args["options"] = " ".join(part for part in server if part)
     # Parameters written in the URL itself are the operator's choice and win.
     connect_args = {
         name: value

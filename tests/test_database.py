@@ -50,6 +50,14 @@ def test_server_options_in_the_url_are_kept_and_url_parameters_win():
     assert "connect_timeout" not in args  # the URL's 9 is used
 
 
+def test_a_statement_timeout_in_the_url_wins():
+    url = "postgresql+psycopg://db.internal/auth?options=-c%20statement_timeout%3D60000"
+
+    args = options_for(url)["connect_args"]
+
+    assert args["options"] == "-c statement_timeout=60000"
+
+
 def test_sqlite_gets_no_postgres_parameters():
     assert options_for("sqlite:////tmp/auth.db") == {"pool_pre_ping": True}
 

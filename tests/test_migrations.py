@@ -109,7 +109,8 @@ def waiting_for_migration_lock(engine: sa.Engine) -> int:
         return conn.scalar(
             sa.text(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                " AND classid::bigint = :high AND objid::bigint = :low"
+                " AND classid::bigint = :high AND objid::bigint = :low AND database ="
+                " (SELECT oid FROM pg_database WHERE datname = current_database())"
             ),
             {"high": MIGRATION_LOCK_ID >> 32, "low": MIGRATION_LOCK_ID & 0xFFFFFFFF},
         )

@@ -154,8 +154,9 @@ def refresh_waiting_after_spending(engine: sa.Engine) -> bool:
         return bool(
             conn.scalar(
                 sa.text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND"
-                    " query ~ '^(INSERT INTO refresh_tokens|UPDATE refresh_tokens SET replaced_by)'"
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock' AND query"
+                    " ~ '^(INSERT INTO refresh_tokens|UPDATE refresh_tokens SET replaced_by)'"
                 )
             )
         )
