@@ -12,7 +12,7 @@ from flask.helpers import get_debug_flag
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as configuration
-from app import database, keys
+from app import database, keys, tokens
 from app.audit import init_audit
 from app.errors import register_error_handlers
 from app.extensions import db, migrate
@@ -26,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
     load_settings(app, config)
     keys.init_app(app)
+    tokens.init_app(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)

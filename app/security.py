@@ -17,6 +17,12 @@ from app.models import LoginSession, User, utcnow
 from app.tokens import TokenError
 
 REALM = 'Bearer realm="api"'
+# The token's user and session, by their primary keys. Built once: it runs on every request.
+GUARD_QUERY = (
+    sa.select(User, LoginSession.revoked_at, LoginSession.expires_at)
+    .join(LoginSession, LoginSession.user_id == User.id)
+    .where(User.id == sa.bindparam("user_id"), LoginSession.id == sa.bindparam("session_id"))
+)
 
 
 def _challenge(error: str, description: str) -> dict[str, str]:
@@ -51,9 +57,7 @@ def authenticate(role: str | None = None) -> User:
     except TokenError as exc:
         raise _unauthorized(exc.code, exc.message) from None
     found = db.session.execute(
-        sa.select(User, LoginSession.revoked_at, LoginSession.expires_at)
-        .join(LoginSession, LoginSession.user_id == User.id)
-        .where(User.id == claims.user_id, LoginSession.id == claims.session_id)
+        GUARD_QUERY, {"user_id": claims.user_id, "session_id": claims.session_id}
     ).first()
     if found is None:
         raise _unauthorized("token_revoked", "The access token has been revoked.")
