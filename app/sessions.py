@@ -8,10 +8,13 @@ claim, every access token of it.
 """
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Bundle
 from flask import current_app, request
 
 from app import tokens
@@ -50,30 +53,36 @@ def _seconds(name: str) -> timedelta:
     return timedelta(seconds=current_app.config[name])
 
 
-def _new_refresh_row(session: LoginSession, now: datetime) -> RefreshToken:
-    row = RefreshToken(
-        jti=new_id(),
-        session_id=session.id,
-        user_id=session.user_id,
-        issued_at=now,
-        expires_at=min(now + _seconds("JWT_REFRESH_TTL"), session.expires_at),
+def _refresh_values(session: LoginSession, now: datetime, jti: str) -> dict:
+    """The columns of a new refresh token of `session`: it never outlives the session."""
+    return {
+        "jti": jti,
+        "session_id": session.id,
+        "user_id": session.user_id,
+        "issued_at": now,
+        "expires_at": min(now + _seconds("JWT_REFRESH_TTL"), session.expires_at),
         **_client(),
-    )
-    db.session.add(row)
-    return row
+    }
 
 
-def _refresh_string(row: RefreshToken) -> str:
+def _row_values(row: RefreshToken) -> dict:
+    return {column.key: getattr(row, column.key) for column in RefreshToken.__table__.columns}
+
+
+def _refresh_string(refresh: Mapping[str, Any]) -> str:
     return tokens.encode_refresh_token(
-        user_id=row.user_id,
-        session_id=row.session_id,
-        jti=row.jti,
-        issued_at=row.issued_at,
-        expires_at=row.expires_at,
+        user_id=refresh["user_id"],
+        session_id=refresh["session_id"],
+        jti=refresh["jti"],
+        issued_at=refresh["issued_at"],
+        expires_at=refresh["expires_at"],
     )
 
 
-def _pair(user: User, session: LoginSession, refresh: RefreshToken, now: datetime) -> TokenPair:
+def _pair(
+    user: User, session: LoginSession, refresh: Mapping[str, Any], now: datetime
+) -> TokenPair:
+    """The pair to hand out: a new access token and `refresh` (a refresh token's columns)."""
     expires_at = min(now + _seconds("JWT_ACCESS_TTL"), session.expires_at)
     access = tokens.encode_access_token(
         user_id=user.id,
@@ -89,7 +98,7 @@ def _pair(user: User, session: LoginSession, refresh: RefreshToken, now: datetim
         refresh_token=_refresh_string(refresh),
         expires_in=int((expires_at - now).total_seconds()),
         session_id=session.id,
-        refresh_expires_in=int((refresh.expires_at - now).total_seconds()),
+        refresh_expires_in=int((refresh["expires_at"] - now).total_seconds()),
     )
 
 
@@ -115,20 +124,97 @@ def start_session(user: User) -> TokenPair:
         expires_at=now + _seconds("JWT_SESSION_MAX_AGE"),
         **_client(),
     )
-    db.session.add(session)
-    return _pair(user, session, _new_refresh_row(session, now), now)
+    refresh = _refresh_values(session, now, new_id())
+    db.session.add_all([session, RefreshToken(**refresh)])
+    return _pair(user, session, refresh, now)
+
+
+# The statements of a rotation, built once: every refresh runs them. The read returns
+# Bundles, rows with just the attributes of the token, session and user that rotation
+# uses, without the ORM's identity-map work; the writes are Core statements on the tables.
+# The read locks the token's session row, before any token row: see `_lock_sessions`.
+ROTATION_QUERY = (
+    sa.select(
+        Bundle(
+            "token",
+            RefreshToken.jti,
+            RefreshToken.session_id,
+            RefreshToken.user_id,
+            RefreshToken.revoked_at,
+        ),
+        Bundle(
+            "session",
+            LoginSession.id,
+            LoginSession.user_id,
+            LoginSession.expires_at,
+            LoginSession.revoked_at,
+        ),
+        Bundle("user", User.id, User.email, User.role, User.disabled, User.email_verified),
+    )
+    .join(LoginSession, RefreshToken.session_id == LoginSession.id)
+    .join(User, RefreshToken.user_id == User.id)
+    .where(RefreshToken.jti == sa.bindparam("jti"))
+    .with_for_update(of=LoginSession)
+)
+_sessions, _tokens = LoginSession.__table__, RefreshToken.__table__
+SPEND_TOKEN = (
+    _tokens.update()
+    .where(
+        _tokens.c.jti == sa.bindparam("spent"),
+        _tokens.c.used_at.is_(None),
+        _tokens.c.revoked_at.is_(None),
+    )
+    .values(used_at=sa.bindparam("now"), replaced_by=sa.bindparam("successor"))
+)
+TOUCH_SESSION = (
+    _sessions.update()
+    .where(_sessions.c.id == sa.bindparam("session"))
+    .values(last_used_at=sa.bindparam("now"))
+)
+_SUCCESSOR = {
+    "jti": sa.bindparam("successor", type_=_tokens.c.jti.type),
+    "session_id": sa.bindparam("session", type_=_tokens.c.session_id.type),
+    "user_id": sa.bindparam("user", type_=_tokens.c.user_id.type),
+    "issued_at": sa.bindparam("now", type_=_tokens.c.issued_at.type),
+    "expires_at": sa.bindparam("expires", type_=_tokens.c.expires_at.type),
+    "ip": sa.bindparam("client_ip", type_=_tokens.c.ip.type),
+    "user_agent": sa.bindparam("client_agent", type_=_tokens.c.user_agent.type),
+}
+INSERT_SUCCESSOR = _tokens.insert().values(_SUCCESSOR)
+# PostgreSQL: all three writes in one statement, one round trip instead of three. The
+# successor is inserted, and the session touched, only if this statement spent the token.
+_spent = SPEND_TOKEN.returning(_tokens.c.session_id).cte("spent")
+ROTATE_IN_ONE_STATEMENT = (
+    _tokens.insert()
+    .from_select(
+        list(_SUCCESSOR),
+        sa.select(
+            *(
+                _spent.c.session_id if name == "session_id" else value
+                for name, value in _SUCCESSOR.items()
+            )
+        ),
+    )
+    .add_cte(
+        _sessions.update()
+        .where(_sessions.c.id == _spent.c.session_id)
+        .values(last_used_at=sa.bindparam("now"))
+        .cte("touched")
+    )
+    .returning(_tokens.c.jti)
+)
 
 
 def rotate(token: str) -> TokenPair:
-    """Spend a refresh token and return the next pair of its session; commits."""
+    """Spend a refresh token and return the next pair of its session; commits.
+
+    On the hot path: read the token, its session and its user while locking the session
+    row; spend the token, insert its successor and touch the session (one statement on
+    PostgreSQL); commit. No ORM flush, no reload after the commit.
+    """
     claims = tokens.decode_refresh_token(token)
     now = utcnow()
-    found = db.session.execute(
-        sa.select(RefreshToken, LoginSession, User)
-        .join(LoginSession, RefreshToken.session_id == LoginSession.id)
-        .join(User, RefreshToken.user_id == User.id)
-        .where(RefreshToken.jti == claims.jti)
-    ).first()
+    found = db.session.execute(ROTATION_QUERY, {"jti": claims.jti}).first()
     if found is None:
         raise TokenError("invalid_token", "The refresh token is not recognised.")
     row, session, user = found
@@ -142,33 +228,43 @@ def rotate(token: str) -> TokenPair:
     if session.expires_at <= now:
         raise TokenError("token_expired", "The session has expired; sign in again.")
 
-    _lock_sessions(LoginSession.id == session.id)
-    spent = db.session.execute(
-        sa.update(RefreshToken)
-        .where(
-            RefreshToken.jti == row.jti,
-            RefreshToken.used_at.is_(None),
-            RefreshToken.revoked_at.is_(None),
-        )
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if spent == 1:
-        successor = _new_refresh_row(session, now)
-        row.replaced_by = successor.jti
-        session.last_used_at = now
-        pair = _pair(user, session, successor, now)
-        db.session.commit()
-        audit("refresh", user_id=user.id, session_id=session.id)
-        return pair
-    return _after_lost_race(row, session, user, now)
+    successor = _refresh_values(session, now, new_id())
+    if not _spend(row.jti, successor, now):
+        return _after_lost_race(row, session, user, now)
+    pair = _pair(user, session, successor, now)
+    db.session.commit()
+    audit("refresh", user_id=claims.user_id, session_id=claims.session_id)
+    return pair
+
+
+def _spend(jti: str, successor: Mapping[str, Any], now: datetime) -> bool:
+    """Spend the refresh token `jti` for `successor`: mark it used, insert the successor and
+    touch the session. False, with nothing written, if the token was spent already."""
+    connection = db.session.connection()  # the session's transaction, minus the ORM's work
+    params = {
+        "spent": jti,
+        "successor": successor["jti"],
+        "session": successor["session_id"],
+        "user": successor["user_id"],
+        "now": now,
+        "expires": successor["expires_at"],
+        "client_ip": successor["ip"],
+        "client_agent": successor["user_agent"],
+    }
+    if connection.dialect.name == "postgresql":
+        return connection.execute(ROTATE_IN_ONE_STATEMENT, params).first() is not None
+    if connection.execute(SPEND_TOKEN, params).rowcount != 1:
+        return False
+    connection.execute(TOUCH_SESSION, params)
+    connection.execute(INSERT_SUCCESSOR, params)
+    return True
 
 
 def _after_lost_race(
     row: RefreshToken, session: LoginSession, user: User, now: datetime
 ) -> TokenPair:
     """The token was already spent: hand out its successor within the grace, else revoke."""
-    db.session.refresh(row)
+    row = db.session.get(RefreshToken, row.jti, populate_existing=True)
     grace = current_app.config["REFRESH_REUSE_INTERVAL"]
     if grace and row.used_at is not None and row.replaced_by and row.revoked_at is None:
         successor = db.session.get(RefreshToken, row.replaced_by, populate_existing=True)
@@ -177,7 +273,7 @@ def _after_lost_race(
             and successor.revoked_at is None
             and now - row.used_at <= timedelta(seconds=grace)
         ):
-            pair = _pair(user, session, successor, now)
+            pair = _pair(user, session, _row_values(successor), now)
             db.session.commit()
             audit("refresh", user_id=user.id, session_id=session.id, within_reuse_interval=True)
             return pair

@@ -149,14 +149,15 @@ def user_row_locked(database_url: str, user_id: int):
 
 
 def refresh_waiting_after_spending(engine: sa.Engine) -> bool:
-    """Whether a refresh is blocked mid-transaction, writing its successor token."""
+    """Whether a refresh is blocked mid-transaction, writing its successor token (on
+    PostgreSQL, in the one statement that also spends the presented token)."""
     with engine.connect() as conn:
         return bool(
             conn.scalar(
                 sa.text(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                     " AND wait_event_type = 'Lock' AND query"
-                    " ~ '^(INSERT INTO refresh_tokens|UPDATE refresh_tokens SET replaced_by)'"
+                    " ~ '^(WITH spent AS|INSERT INTO refresh_tokens)'"
                 )
             )
         )

@@ -53,8 +53,9 @@ def login():
         audit("login_failure", user_id=user.id, reason=refused.code)
         raise
     pair = sessions.start_session(user)
+    user_id = user.id  # read before the commit expires it, which would cost a query
     db.session.commit()
-    audit("login_success", user_id=user.id, session_id=pair.session_id)
+    audit("login_success", user_id=user_id, session_id=pair.session_id)
     return cookies.token_response(pair, cookies.requested())
 
 
