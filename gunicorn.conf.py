@@ -2,32 +2,30 @@
 
 Read from the environment, so the same file serves every host:
 
-    GUNICORN_BIND      127.0.0.1:8000   address to listen on (the proxy's upstream)
-    WEB_CONCURRENCY    CPUs available   worker processes
-    GUNICORN_THREADS   4                threads per worker
+    GUNICORN_BIND      127.0.0.1:8000     address to listen on (the proxy's upstream)
+    WEB_CONCURRENCY    2 x CPUs + 1       worker processes
 
-Sizing: the heavy work is bcrypt (about 0.25 s of CPU at cost 12), which releases the GIL,
-so threads hash in parallel; more hashes at once than there are cores only queue them.
-One process per core with a few threads each uses the cores and overlaps the database
-round trips, in less memory than the "2 x cores + 1" processes advised for I/O-bound sync
-workers. Each thread may hold one database connection: allow for hosts x workers x threads
-connections on PostgreSQL.
+Sync workers, one request at a time per process, behind nginx (which buffers slow
+clients). Every request is CPU work in Python between short database round trips, and
+bcrypt (about 0.25 s at cost 12) is CPU too, so processes use the cores better than
+threads: the benchmark (bench/, README "Performance") measured gthread workers losing
+half their throughput, either to threads queueing for the GIL after each round trip or to
+keep-alive connections (nginx's upstream pool, a load generator's) piling up on one
+worker while the others idle. Sync workers take one connection per request from the
+shared listen queue, so the kernel spreads the load. Each worker holds at most one
+database connection: allow for hosts x workers connections on PostgreSQL.
 """
 
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))
-threads = int(os.environ.get("GUNICORN_THREADS") or 4)
-worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * len(os.sched_getaffinity(0)) + 1)
+worker_class = "sync"
 
 # A request is bounded well below this by the database timeouts (app/database.py); this is
 # for a worker that stops answering altogether. SIGTERM lets requests in flight finish.
 timeout = 30
 graceful_timeout = 30
-# Longer than the proxy's idle keepalive to us (nginx: keepalive_timeout 60s in the
-# upstream block), so that gunicorn never closes a connection nginx is about to reuse.
-keepalive = 75
 
 # JSON lines: the access log on stdout (app/access_log.py), gunicorn's own log on stderr.
 accesslog = "-"
@@ -50,3 +48,4 @@ control_socket_disable = True
 # The heartbeat file on tmpfs: a slow disk must not make healthy workers look dead.
 if os.path.isdir("/dev/shm"):  # noqa: S108 (a directory for gunicorn's own mkstemp)
     worker_tmp_dir = "/dev/shm"  # noqa: S108
+

@@ -47,24 +47,37 @@ def migrate(env: dict[str, str]) -> None:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], workers: int = 1, *, threads: int = 4, log: Path | None = None):
+def gunicorn(env: dict[str, str], workers: int | None = 1, *, log: Path | None = None):
     """Start `gunicorn -c gunicorn.conf.py wsgi:app` on a free port; yield its base URL.
 
     Its stdout (the JSON access log, audit lines) and stderr go to `log` (a temporary file
     if not given). It is stopped with SIGTERM afterwards, as a service manager would.
     """
+    with gunicorn_process(env, workers, log=log) as (_, base):
+        yield base
+
+
+@contextmanager
+def gunicorn_process(
+    env: dict[str, str],
+    workers: int | None = 1,
+    *,
+    log: Path | None = None,
+    app: str = "wsgi:app",
+):
+    """`gunicorn` for any WSGI `app`, yielding the master process along with the base URL.
+
+    `workers=None` leaves the number to gunicorn.conf.py, as in production.
+    """
     port = free_port()
-    env = {
-        **env,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": str(workers),
-        "GUNICORN_THREADS": str(threads),
-    }
+    env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    if workers is not None:
+        env["WEB_CONCURRENCY"] = str(workers)
     with tempfile.TemporaryDirectory() as scratch:
         log = log or Path(scratch) / "gunicorn.log"
         with log.open("ab") as output:
             process = subprocess.Popen(
-                [BIN / "gunicorn", "-c", GUNICORN_CONF, "wsgi:app"],
+                [BIN / "gunicorn", "-c", GUNICORN_CONF, app],
                 cwd=ROOT,
                 env=env,
                 stdout=output,
@@ -73,7 +86,7 @@ def gunicorn(env: dict[str, str], workers: int = 1, *, threads: int = 4, log: Pa
         base = f"http://127.0.0.1:{port}"
         try:
             wait_until_serving(base, process, log)
-            yield base
+            yield process, base
         finally:
             stop(process)
 

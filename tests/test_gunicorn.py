@@ -17,7 +17,7 @@ EVIL_AGENT = 'curl "quoted" back\\slash\t{"log": "forged"}'
 
 
 def gunicorn_settings(monkeypatch, **environ) -> dict:
-    for name in ("GUNICORN_BIND", "WEB_CONCURRENCY", "GUNICORN_THREADS"):
+    for name in ("GUNICORN_BIND", "WEB_CONCURRENCY"):
         monkeypatch.delenv(name, raising=False)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
@@ -25,20 +25,17 @@ def gunicorn_settings(monkeypatch, **environ) -> dict:
 
 
 def test_gunicorn_settings_come_from_the_environment(monkeypatch):
-    settings = gunicorn_settings(
-        monkeypatch, GUNICORN_BIND="0.0.0.0:9000", WEB_CONCURRENCY="3", GUNICORN_THREADS="8"
-    )
+    settings = gunicorn_settings(monkeypatch, GUNICORN_BIND="0.0.0.0:9000", WEB_CONCURRENCY="3")
 
-    assert (settings["bind"], settings["workers"], settings["threads"]) == ("0.0.0.0:9000", 3, 8)
+    assert (settings["bind"], settings["workers"]) == ("0.0.0.0:9000", 3)
 
 
-def test_gunicorn_defaults_are_one_worker_per_cpu_with_threads(monkeypatch):
+def test_gunicorn_defaults_are_sync_workers_two_per_cpu_plus_one(monkeypatch):
     settings = gunicorn_settings(monkeypatch)
 
     assert settings["bind"] == "127.0.0.1:8000"
-    assert settings["workers"] == len(os.sched_getaffinity(0))
-    assert settings["threads"] == 4
-    assert settings["worker_class"] == "gthread"
+    assert settings["workers"] == 2 * len(os.sched_getaffinity(0)) + 1
+    assert settings["worker_class"] == "sync"
     assert settings["forwarded_allow_ips"] == ""
 
 

@@ -62,7 +62,9 @@ def service_behind_proxy(tmp_path_factory, name: str, **settings: str):
         migrate(env)
         log = tmp_path_factory.mktemp(name) / "gunicorn.log"
         try:
-            with gunicorn(env, log=log) as base:
+            # As deployed: several sync workers, so requests stuck on the cut database do not
+            # queue behind one another.
+            with gunicorn(env, workers=None, log=log) as base:
                 yield Service(base, proxy, log, url)
         finally:
             proxy.close()
