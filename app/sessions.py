@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Bundle
 from flask import current_app, request
+from sqlalchemy.orm import Bundle
 
 from app import tokens
 from app.audit import audit
