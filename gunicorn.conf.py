@@ -48,4 +48,3 @@ control_socket_disable = True
 # The heartbeat file on tmpfs: a slow disk must not make healthy workers look dead.
 if os.path.isdir("/dev/shm"):  # noqa: S108 (a directory for gunicorn's own mkstemp)
     worker_tmp_dir = "/dev/shm"  # noqa: S108
-
