@@ -28,11 +28,21 @@ def fresh_database(backend: str, name: str, scratch: Path, postgres_url: str) ->
     if backend == "sqlite":
         return f"sqlite:///{scratch / name}.db"
     server = sa.make_url(postgres_url)
-    engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine.dispose()
+    engine = sa.create_engine(
+        server, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5}
+    )
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sa.exc.OperationalError as error:
+        raise SystemExit(
+            f"PostgreSQL at {server.render_as_string()} is not reachable ({error.orig}).\n"
+            "Start it, point --postgres-url (or BENCH_POSTGRES_URL) at one, or run "
+            "with --backend sqlite."
+        ) from None
+    finally:
+        engine.dispose()
     return server.set(database=name).render_as_string(hide_password=False)
 
 
