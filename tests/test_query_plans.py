@@ -23,7 +23,7 @@ def captured(app):
     statements = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().split(None, 1)[0].upper() in ("SELECT", "UPDATE", "DELETE"):
+        if statement.lstrip().split(None, 1)[0].upper() in ("SELECT", "UPDATE", "DELETE", "WITH"):
             statements.append((statement, parameters))
 
     with app.app_context():

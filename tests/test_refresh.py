@@ -1,13 +1,16 @@
 """POST /auth/refresh and /auth/logout: rotation, reuse detection, concurrency, session limits."""
 
+import threading
 from datetime import timedelta
 
 import jwt
 import pytest
+import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import LoginSession, RefreshToken, utcnow
-from tests.conftest import at_once
+from tests.conftest import at_once, postgres_engine
+from tests.live import wait_for
 
 
 def test_refresh_rotates_the_token_pair(auth):
@@ -75,6 +78,49 @@ def test_concurrent_refreshes_of_one_token_have_exactly_one_winner(app, auth):
             db.select(RefreshToken).where(RefreshToken.used_at.is_(None))
         ).all()
         assert len(successors) <= 1
+
+
+def lock_waits(engine: sa.Engine) -> list[str]:
+    """The statements of this database that are waiting for a lock (a fresh connection
+    each time: pg_stat_activity is a snapshot within a transaction)."""
+    with engine.connect() as conn:
+        return conn.scalars(
+            sa.text(
+                "SELECT query FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        ).all()
+
+
+def test_a_refresh_takes_its_session_lock_before_touching_a_token(app, auth, database):
+    """The lock order every session writer keeps (session row first, then its tokens) is
+    what stops a rotation and a revocation of the same session from deadlocking. The race
+    tests above catch its loss only when the threads happen to interleave badly; this one
+    holds the session row and looks at where the refresh waits."""
+    if database == "sqlite":
+        pytest.skip("row locks are PostgreSQL's; SQLite serialises writers on the whole file")
+    tokens = auth.signup()
+    session_id = jwt.decode(tokens["refreshToken"], options={"verify_signature": False})["sid"]
+    engine = postgres_engine()
+    answers = []
+    try:
+        with engine.connect() as holder:
+            holder.execute(
+                sa.text("SELECT id FROM login_sessions WHERE id = :id FOR UPDATE"),
+                {"id": session_id},
+            )
+            refresh = threading.Thread(
+                target=lambda: answers.append(auth.refresh(tokens["refreshToken"]))
+            )
+            refresh.start()
+            waiting = wait_for(lambda: lock_waits(engine), "the refresh to wait for a lock")
+            # Waiting in its first statement, the read: no token row is locked or spent yet.
+            assert [query.lstrip().split(None, 1)[0] for query in waiting] == ["SELECT"]
+            holder.rollback()
+        refresh.join(timeout=10)
+    finally:
+        engine.dispose()
+    assert answers[0].status_code == 200, answers[0].json
 
 
 @pytest.mark.parametrize("app_config", [{"REFRESH_REUSE_INTERVAL": 30}])
