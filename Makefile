@@ -1,35 +1,39 @@
 # The front door. `make run` serves the API on SQLite; `make test` runs the whole suite;
-# `make bench` measures it (README, "Performance").
-# Each creates .venv and installs the project into it on first use (and after pyproject.toml
-# changes), so a fresh clone needs nothing else.
+# `make bench` measures it (docs/performance.md).
+# Each creates .venv and installs into it what it needs on first use (and again after
+# pyproject.toml changes), so a fresh clone needs nothing else. `make run` installs only
+# the service; the test and benchmark tools come with `make test` and `make bench`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 
 .PHONY: run test bench lint format
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+
+# One stamp per extra: pip sees what is installed already, so a later `make test` after
+# `make run` adds only the test tools.
+$(VENV)/.installed-%: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.$(if $(filter base,$*),,[$*])'
 	touch $@
 
-run: $(STAMP)
+run: $(VENV)/.installed-base
 	$(BIN)/flask db upgrade
 	$(BIN)/flask run
 
-test: $(STAMP)
+test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/pytest --cov --cov-report=term:skip-covered
 
-bench: $(STAMP)
+bench: $(VENV)/.installed-dev $(VENV)/.installed-bench
 	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk"; exit 1; }
 	$(BIN)/python -m bench
 
-lint: $(STAMP)
+lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(STAMP)
+format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
