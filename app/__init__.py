@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import config as configuration
 from app import database, keys, tokens
 from app.audit import init_audit
+from app.bodies import Request
 from app.errors import register_error_handlers
 from app.extensions import db, migrate
 from app.headers import init_headers
@@ -24,6 +25,7 @@ from app.ratelimit import init_rate_limits
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment (and `.env`); `config` overrides what it read."""
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    app.request_class = Request  # a chunked body over MAX_CONTENT_LENGTH is a 413 too
     load_settings(app, config)
     keys.init_app(app)
     tokens.init_app(app)
