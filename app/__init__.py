@@ -9,7 +9,6 @@ from typing import Any
 from dotenv import find_dotenv, load_dotenv
 from flask import Flask
 from flask.helpers import get_debug_flag
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as configuration
 from app import database, keys, tokens
@@ -19,6 +18,7 @@ from app.errors import register_error_handlers
 from app.extensions import db, migrate
 from app.headers import init_headers
 from app.outbox import init_outbox
+from app.proxies import trust_proxies
 from app.ratelimit import init_rate_limits
 
 
@@ -99,13 +99,3 @@ def register_commands(app: Flask) -> None:
 
     app.cli.add_command(tokens_cli)
     app.cli.add_command(users_cli)
-
-
-def trust_proxies(app: Flask) -> None:
-    """Believe X-Forwarded-* only from the TRUSTED_PROXY_COUNT proxies in front of us.
-
-    With the default 0 the headers are ignored, so a client cannot fake its address.
-    """
-    count = app.config["TRUSTED_PROXY_COUNT"]
-    if count:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
