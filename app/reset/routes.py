@@ -13,7 +13,7 @@ from app.schemas import ForgotPasswordSchema, ResetPasswordSchema, load_body
 
 bp = Blueprint("reset", __name__)
 
-FORGOT_MESSAGE = "If an account exists for that email, a password reset link has been sent."
+FORGOT_MESSAGE = "If that account exists, a reset link was sent"
 
 
 @bp.post("/forgot-password")
