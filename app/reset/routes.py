@@ -9,7 +9,7 @@ from app.errors import APIError
 from app.extensions import db
 from app.models import User
 from app.ratelimit import account_key, limit
-from app.schemas import ForgotPasswordSchema, ResetPasswordSchema, load_body
+from app.schemas import ForgotPasswordSchema, ResetPasswordSchema, body, load_body
 
 bp = Blueprint("reset", __name__)
 
@@ -17,11 +17,11 @@ FORGOT_MESSAGE = "If that account exists, a reset link was sent"
 
 
 @bp.post("/forgot-password")
+@body(ForgotPasswordSchema())
 @limit("RATELIMIT_FORGOT_PASSWORD")
 @limit("RATELIMIT_FORGOT_PASSWORD_ACCOUNT", key_func=account_key)
-def forgot_password():
+def forgot_password(data):
     """Email a reset link if the account exists; the answer is the same either way."""
-    data = load_body(ForgotPasswordSchema())
     user_id = db.session.scalar(
         sa.select(User.id).where(User.email == data["email"], User.disabled.is_(False))
     )
