@@ -9,21 +9,23 @@ from typing import Any
 from dotenv import find_dotenv, load_dotenv
 from flask import Flask
 from flask.helpers import get_debug_flag
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as configuration
 from app import database, keys, tokens
 from app.audit import init_audit
+from app.bodies import Request
 from app.errors import register_error_handlers
 from app.extensions import db, migrate
 from app.headers import init_headers
 from app.outbox import init_outbox
+from app.proxies import trust_proxies
 from app.ratelimit import init_rate_limits
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment (and `.env`); `config` overrides what it read."""
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    app.request_class = Request  # a chunked body over MAX_CONTENT_LENGTH is a 413 too
     load_settings(app, config)
     keys.init_app(app)
     tokens.init_app(app)
@@ -97,13 +99,3 @@ def register_commands(app: Flask) -> None:
 
     app.cli.add_command(tokens_cli)
     app.cli.add_command(users_cli)
-
-
-def trust_proxies(app: Flask) -> None:
-    """Believe X-Forwarded-* only from the TRUSTED_PROXY_COUNT proxies in front of us.
-
-    With the default 0 the headers are ignored, so a client cannot fake its address.
-    """
-    count = app.config["TRUSTED_PROXY_COUNT"]
-    if count:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)

@@ -142,6 +142,7 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], Any]] = {
     # POST /me/password and DELETE /me check a password: a stolen access token must not
     # become a way to guess it.
     "RATELIMIT_PASSWORD_CHECK": (_str, "5 per minute; 30 per hour"),
+    "RATELIMIT_PASSWORD_CHECK_ACCOUNT": (_str, "5 per minute; 20 per hour"),
 }
 
 TESTING_DEFAULTS = {

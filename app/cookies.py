@@ -86,13 +86,17 @@ def require_csrf_proof(refresh_token: str) -> None:
 def refresh_token_from_request() -> tuple[str, bool]:
     """The refresh token of the JSON body, else of the cookie; and whether it was the cookie.
 
-    Without the cookie the body must name the token, exactly as in body mode. The cookie is
-    only taken with the CSRF proof.
+    Without the cookie the body must name the token, exactly as in body mode; with neither
+    a body nor the cookie, no token was sent at all (401 `missing_token`, not 415). The
+    cookie is only taken with the CSRF proof.
     """
     cookie = request.cookies.get(REFRESH_COOKIE)
+    sent_body = bool(request.get_data(cache=True))
     if not cookie:
+        if not sent_body:
+            raise APIError(401, "missing_token", "A refresh token is required.")
         return load_body(RefreshTokenSchema())["refresh_token"], False
-    data = load_body(RefreshTokenSchema(partial=True)) if request.get_data(cache=True) else {}
+    data = load_body(RefreshTokenSchema(partial=True)) if sent_body else {}
     if "refresh_token" in data:
         return data["refresh_token"], False
     require_csrf_proof(cookie)

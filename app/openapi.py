@@ -108,6 +108,7 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
             "End the session of a refresh token (idempotent)",
             body=schemas.RefreshTokenSchema,
             status=204,
+            errors=(401,),
         )
     },
     "/auth/logout-all": {

@@ -1,26 +1,37 @@
 """Rate limits on the endpoints attackers hammer, per client address and per account.
 
-Per-address limits stop one client from trying many accounts; per-account limits (keyed
-by a hash of the normalised email) stop many addresses from trying one account. Counters
+Per-address limits stop one client from trying many accounts; per-account limits stop many
+addresses from trying one account: keyed by a hash of the normalised email the body names
+(login, forgot-password), or by the signed-in user (the password checks of /me). Counters
 live in RATELIMIT_STORAGE_URI: `memory://` for one process, `redis://...` when several
 workers or hosts must share one budget. If Redis fails, each process falls back to its own
 in-memory counters (limits still apply, per process) rather than failing requests.
+
+Flask-Limiter takes any exception raised while it checks the limits for a dead storage and
+switches to those in-memory counters, so a key function must never raise: each reads only
+what is already checked (the peer address, the user the guard authenticated, a body that
+`schemas.body` validated before the limits run), and an oversized or malformed body is
+answered before any limit is counted. The fallback follows a storage error only.
+
+Every attempt counts before the work it limits, atomically in the shared store (a fixed
+window is one INCR in Redis), so that concurrent requests cannot all pass a test made
+before any of them was counted. A login with the right password gives its per-account
+attempt back (`refund_account_attempt`): only wrong guesses use up an account's budget.
 """
 
 import hashlib
 import logging
 from collections.abc import Callable
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from flask.logging import default_handler
 from flask_limiter.util import get_remote_address
 from limits import parse_many
 
 from app.audit import audit
 from app.config import ConfigError
-from app.errors import APIError
 from app.extensions import limiter
-from app.schemas import json_body, normalise_email
+from app.security import current_user
 
 LIMIT_SETTINGS = (
     "RATELIMIT_LOGIN",
@@ -32,26 +43,37 @@ LIMIT_SETTINGS = (
     "RATELIMIT_RESET_PASSWORD",
     "RATELIMIT_RESEND_VERIFICATION",
     "RATELIMIT_PASSWORD_CHECK",
+    "RATELIMIT_PASSWORD_CHECK_ACCOUNT",
 )
 
 
 def account_key() -> str:
-    """The account a request names: a hash of its normalised `email`, never the address."""
-    try:
-        email = json_body().get("email")
-    except APIError:
-        email = None
-    if not isinstance(email, str):
-        return "account:none"
-    try:
-        email = normalise_email(email)
-    except ValueError:
-        email = email.strip().lower()
-    return "account:" + hashlib.sha256(email.encode("utf-8", "surrogatepass")).hexdigest()
+    """The account the validated body names: a hash of its normalised email, never the email."""
+    return "account:" + hashlib.sha256(g.body["email"].encode()).hexdigest()
 
 
-def failed_login(response) -> bool:
-    return response.status_code == 401
+def user_key() -> str:
+    """The account of the access token: `login_required` runs before the limits."""
+    return f"user:{current_user().id}"
+
+
+def refund_account_attempt() -> None:
+    """Give back the per-account attempt of this request: its password was right.
+
+    A fixed-window counter gives back by a decrement. Should the window end between the
+    attempt and its refund, the new window starts one lower: one more guess at most, and
+    only after a login with the right password.
+    """
+    key = account_key()
+    for taken in limiter.current_limits:
+        if key not in taken.request_args:
+            continue
+        storage = taken.limiter.storage
+        try:
+            storage.incr(taken.key, taken.limit.get_expiry(), amount=-1)
+        except storage.base_exceptions as exc:
+            # The attempt stays counted: a user is at worst limited a little early.
+            current_app.logger.warning("rate limit refund failed: %s", type(exc).__name__)
 
 
 def limit(setting: str, key_func: Callable[[], str] = get_remote_address, **options):
@@ -69,6 +91,8 @@ def init_rate_limits(app: Flask) -> None:
             parse_many(app.config[setting])
         except ValueError:
             raise ConfigError(f"{setting}={app.config[setting]!r} is not a rate limit") from None
+    # Counters, which `refund_account_attempt` can decrement.
+    app.config["RATELIMIT_STRATEGY"] = "fixed-window"
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -122,17 +123,18 @@ def call(
     body=None,
     headers=None,
     *,
-    raw: bytes | None = None,
+    raw: bytes | Iterable[bytes] | None = None,
     timeout: float = 10,
     source: str | None = None,
     tls: ssl.SSLContext | None = None,
 ):
     """One HTTP request on a fresh connection; returns (status, headers, body).
 
-    The body is parsed when the answer is JSON, else None. `raw` sends bytes as they are;
-    `source` picks the client's own address (any of 127.0.0.0/8 works on loopback); `tls`
-    verifies an https `base`. A server that does not answer within `timeout` seconds
-    raises TimeoutError, so a hang fails the test instead of stalling it.
+    The body is parsed when the answer is JSON, else None. `raw` sends bytes as they are
+    (an iterable of them goes chunked, without Content-Length); `source` picks the client's
+    own address (any of 127.0.0.0/8 works on loopback); `tls` verifies an https `base`. A
+    server that does not answer within `timeout` seconds raises TimeoutError, so a hang
+    fails the test instead of stalling it.
     """
     url = urlsplit(base)
     options = {"timeout": timeout, "source_address": (source, 0) if source else None}

@@ -5,6 +5,7 @@ object, values of the wrong type or that UTF-8 cannot carry, an unexpected excep
 database that is down, and the headers every response carries.
 """
 
+import io
 import json
 import logging
 
@@ -64,6 +65,28 @@ def test_body_over_max_content_length_is_413(client):
 
 def test_body_of_exactly_max_content_length_is_accepted(client):
     response = post_raw(client, LOGIN, padded_credentials(65536))
+
+    assert_error(response, 401, "invalid_credentials")
+
+
+def post_chunked(client, path, data):
+    """A body as gunicorn hands on a chunked one: no Content-Length, a stream that ends."""
+    return client.post(
+        path,
+        input_stream=io.BytesIO(data),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+
+def test_chunked_body_over_max_content_length_is_413(client):
+    response = post_chunked(client, LOGIN, padded_credentials(65536 + 1))
+
+    assert_error(response, 413, "payload_too_large")
+
+
+def test_chunked_body_of_exactly_max_content_length_is_accepted(client):
+    response = post_chunked(client, LOGIN, padded_credentials(65536))
 
     assert_error(response, 401, "invalid_credentials")
 

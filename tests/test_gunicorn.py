@@ -119,6 +119,19 @@ def test_forwarded_headers_are_believed_exactly_as_trusted_proxy_count_says(
     assert line.get("peer") == (None if proxies == "0" else "127.0.0.1")
 
 
+def test_a_chunked_body_over_max_content_length_is_413(tmp_path):
+    """A real chunked request: no Content-Length, so only reading the body can tell."""
+    credentials = {"email": "user@example.com", "password": "wrong-password"}
+    small = json.dumps(credentials).encode()
+    large = json.dumps({**credentials, "pad": "x" * 65536}).encode()
+    with sqlite_service(tmp_path) as (base, _):
+        too_large = call(base, "POST", "/auth/login", raw=iter([large[:1000], large[1000:]]))
+        fits = call(base, "POST", "/auth/login", raw=iter([small[:10], small[10:]]))
+
+    assert (too_large[0], too_large[2]["code"]) == (413, "payload_too_large")
+    assert (fits[0], fits[2]["code"]) == (401, "invalid_credentials")
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request, tmp_path):
     if request.param == "sqlite":

@@ -1,12 +1,18 @@
-"""Rate limits: per client address, per account, 429 envelope, proxies, a dead Redis.
+"""Rate limits: per client address, per account, 429 envelope, proxies, a dead Redis;
+counted before the password check, even by concurrent guesses; after the token check.
 
 One budget shared by several instances through Redis is shown in tests/test_multihost.py,
 and a Redis that stops and comes back in tests/test_outages.py.
 """
 
+import json
+import uuid
+
 import pytest
 
-from tests.conftest import PASSWORD
+from app.extensions import limiter
+from tests.conftest import PASSWORD, REDIS_URL, at_once, redis_or_skip
+from tests.live import call, gunicorn, migrate, service_env, wait_for
 
 TIGHT = {
     "RATELIMIT_ENABLED": True,
@@ -133,7 +139,7 @@ def test_a_dead_redis_does_not_fail_requests(client):
     assert_limited(wrong_login(client))
 
 
-@pytest.mark.parametrize(
+PASSWORD_CHECKS = pytest.mark.parametrize(
     ("method", "path", "body"),
     [
         (
@@ -144,9 +150,137 @@ def test_a_dead_redis_does_not_fail_requests(client):
         ("delete", "/me", {"password": "guess-one-two"}),
     ],
 )
+
+
+def check_password(client, method, path, body, headers=None, ip="192.0.2.1"):
+    return getattr(client, method)(
+        path, json=body, headers=headers or {}, environ_base={"REMOTE_ADDR": ip}
+    )
+
+
+@PASSWORD_CHECKS
 def test_password_checks_with_a_stolen_token_are_limited(client, auth, method, path, body):
     headers = auth.headers(auth.signup())
     for _ in range(2):
-        response = getattr(client, method)(path, json=body, headers=headers)
+        response = check_password(client, method, path, body, headers)
         assert response.json["code"] == "invalid_credentials"
-    assert_limited(getattr(client, method)(path, json=body, headers=headers))
+    assert_limited(check_password(client, method, path, body, headers))
+
+
+@PASSWORD_CHECKS
+def test_guarded_routes_check_the_token_before_any_limit(client, method, path, body):
+    for _ in range(5):
+        response = check_password(client, method, path, body)
+        assert (response.status_code, response.json["code"]) == (401, "missing_token")
+
+
+@pytest.mark.parametrize(
+    "app_config",
+    [
+        {
+            **TIGHT,
+            "RATELIMIT_PASSWORD_CHECK": "100 per minute",
+            "RATELIMIT_PASSWORD_CHECK_ACCOUNT": "2 per minute",
+        }
+    ],
+)
+@PASSWORD_CHECKS
+def test_password_checks_are_limited_per_account_across_addresses(client, auth, method, path, body):
+    headers = auth.headers(auth.signup())
+    for n in range(2):
+        response = check_password(client, method, path, body, headers, ip=f"198.51.100.{n}")
+        assert response.json["code"] == "invalid_credentials"
+    assert_limited(check_password(client, method, path, body, headers, ip="198.51.100.9"))
+    # another account is not affected
+    other = auth.headers(auth.signup("other@example.com"))
+    response = check_password(client, method, path, body, other, ip="198.51.100.9")
+    assert response.json["code"] == "invalid_credentials"
+
+
+ON_REDIS = {**TIGHT, "RATELIMIT_STORAGE_URI": REDIS_URL}
+
+
+def uses_shared_store() -> bool:
+    return limiter.limiter.storage is limiter.storage
+
+
+def clear_counters(store) -> None:
+    # Flask-Limiter keeps the key prefix of the first app of the process, so the counters
+    # are found by the storage's own prefix.
+    for key in store.scan_iter("LIMITS:*"):
+        store.delete(key)
+
+
+@pytest.fixture
+def shared_store(client):
+    """Redis under the limits of this test, without counters before or after.
+
+    Flask-Limiter is one object for every app of a test run: after a test with a dead Redis
+    it stays on its in-memory fallback until its next backend check, so wait for that.
+    """
+    store = redis_or_skip()
+    wait_for(
+        lambda: client.get("/healthz") and uses_shared_store(), "the limiter on Redis", seconds=40
+    )
+    clear_counters(store)
+    yield store
+    clear_counters(store)
+    store.close()
+
+
+def password_checks(audit_log) -> int:
+    return sum(1 for line in audit_log if line.get("reason") == "wrong_password")
+
+
+@pytest.mark.parametrize(
+    "app_config",
+    [{**ON_REDIS, "RATELIMIT_LOGIN": "100 per minute", "RATELIMIT_LOGIN_ACCOUNT": "3 per minute"}],
+)
+def test_oversized_bodies_do_not_switch_off_the_shared_account_limit(
+    client, auth, shared_store, audit_log
+):
+    """A 413 raised by a key function would look to Flask-Limiter like a dead Redis: each
+    worker would then count the account's guesses afresh in its own memory."""
+    auth.register("victim@example.com")
+    oversized = json.dumps({"email": "victim@example.com", "password": "x" * 70_000})
+    for n in range(8):
+        response = client.post(
+            "/auth/login",
+            data=oversized,
+            content_type="application/json",
+            environ_base={"REMOTE_ADDR": f"198.51.100.{n}"},
+        )
+        assert response.json["code"] == "payload_too_large"
+        wrong_login(client, ip=f"198.51.100.{n}")
+
+    assert password_checks(audit_log) == 3
+    assert uses_shared_store()
+    assert any(shared_store.scan_iter("LIMITS:*account:*"))
+
+
+def test_concurrent_wrong_passwords_reach_bcrypt_at_most_the_limit(tmp_path):
+    """Twenty guesses at once on four workers sharing Redis: the limit holds exactly."""
+    store = redis_or_skip()
+    prefix = f"test-concurrent-{uuid.uuid4().hex}"
+    env = service_env(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'auth.db'}",
+        BCRYPT_ROUNDS="10",  # a check long enough for the guesses to overlap
+        RATELIMIT_ENABLED="true",
+        RATELIMIT_STORAGE_URI=REDIS_URL,
+        RATELIMIT_KEY_PREFIX=prefix,
+        RATELIMIT_LOGIN="100 per minute",
+        RATELIMIT_LOGIN_ACCOUNT="5 per minute",
+    )
+    migrate(env)
+    body = {"email": "victim@example.com", "password": "wrong-password"}
+    try:
+        with gunicorn(env, workers=4) as base:
+            right = {**body, "password": PASSWORD}
+            assert call(base, "POST", "/auth/register", right)[0] == 201
+            statuses = at_once(20, lambda n: call(base, "POST", "/auth/login", body)[0])
+    finally:
+        for key in store.scan_iter(f"*{prefix}*"):
+            store.delete(key)
+        store.close()
+
+    assert sorted(statuses) == [401] * 5 + [429] * 15

@@ -203,6 +203,21 @@ def test_refresh_rejects_bad_bodies(client, body, status, code):
     assert response.json["code"] == code
 
 
+@pytest.mark.parametrize("path", ["/auth/refresh", "/auth/logout"])
+def test_neither_body_nor_cookie_is_missing_token(client, path):
+    response = client.post(path)
+
+    assert response.status_code == 401
+    assert response.json == {"error": "A refresh token is required.", "code": "missing_token"}
+
+
+@pytest.mark.parametrize("path", ["/auth/refresh", "/auth/logout"])
+def test_a_body_that_is_not_json_is_still_415(client, path):
+    response = client.post(path, data="refreshToken=x", content_type="text/plain")
+
+    assert (response.status_code, response.json["code"]) == (415, "unsupported_media_type")
+
+
 def test_logout_ends_the_session_and_its_access_tokens(auth, client):
     tokens = auth.signup()
     other = auth.login()

@@ -6,7 +6,7 @@ from app import cookies, email_tokens, sessions
 from app.errors import APIError
 from app.extensions import db
 from app.models import isoformat
-from app.ratelimit import limit
+from app.ratelimit import limit, user_key
 from app.schemas import ChangePasswordSchema, DeleteAccountSchema, check_password_for, load_body
 from app.security import current_user, login_required
 
@@ -25,8 +25,9 @@ def me():
 
 
 @bp.post("/password")
-@limit("RATELIMIT_PASSWORD_CHECK")
 @login_required
+@limit("RATELIMIT_PASSWORD_CHECK")
+@limit("RATELIMIT_PASSWORD_CHECK_ACCOUNT", key_func=user_key)
 def change_password():
     """Set a new password: every session ends, and the caller gets a fresh token pair."""
     data = load_body(ChangePasswordSchema())
@@ -72,8 +73,9 @@ def end_session(session_id: str):
 
 
 @bp.delete("")
-@limit("RATELIMIT_PASSWORD_CHECK")
 @login_required
+@limit("RATELIMIT_PASSWORD_CHECK")
+@limit("RATELIMIT_PASSWORD_CHECK_ACCOUNT", key_func=user_key)
 def delete_account():
     """Delete the caller's account, with every session and token of it."""
     data = load_body(DeleteAccountSchema())

@@ -8,8 +8,8 @@ from app.audit import audit
 from app.errors import APIError
 from app.extensions import db
 from app.models import User
-from app.ratelimit import account_key, failed_login, limit
-from app.schemas import CredentialsSchema, RegisterSchema, load_body
+from app.ratelimit import account_key, limit, refund_account_attempt
+from app.schemas import CredentialsSchema, RegisterSchema, body, load_body
 from app.security import current_user, login_required
 
 bp = Blueprint("auth", __name__)
@@ -34,11 +34,11 @@ def register():
 
 
 @bp.post("/login")
+@body(CredentialsSchema())
 @limit("RATELIMIT_LOGIN")
-@limit("RATELIMIT_LOGIN_ACCOUNT", key_func=account_key, deduct_when=failed_login)
-def login():
+@limit("RATELIMIT_LOGIN_ACCOUNT", key_func=account_key)
+def login(data):
     """Check the credentials and open a session: an access and a refresh token."""
-    data = load_body(CredentialsSchema())
     user = db.session.scalar(sa.select(User).where(User.email == data["email"]))
     if user is None:
         passwords.burn_check(data["password"])
@@ -47,6 +47,7 @@ def login():
     if not user.check_password(data["password"]):
         audit("login_failure", user_id=user.id, reason="wrong_password")
         raise invalid_credentials()
+    refund_account_attempt()
     try:
         sessions.check_may_sign_in(user)
     except APIError as refused:

@@ -9,19 +9,19 @@ from app.errors import APIError
 from app.extensions import db
 from app.models import User
 from app.ratelimit import account_key, limit
-from app.schemas import ForgotPasswordSchema, ResetPasswordSchema, load_body
+from app.schemas import ForgotPasswordSchema, ResetPasswordSchema, body, load_body
 
 bp = Blueprint("reset", __name__)
 
-FORGOT_MESSAGE = "If an account exists for that email, a password reset link has been sent."
+FORGOT_MESSAGE = "If that account exists, a reset link was sent"
 
 
 @bp.post("/forgot-password")
+@body(ForgotPasswordSchema())
 @limit("RATELIMIT_FORGOT_PASSWORD")
 @limit("RATELIMIT_FORGOT_PASSWORD_ACCOUNT", key_func=account_key)
-def forgot_password():
+def forgot_password(data):
     """Email a reset link if the account exists; the answer is the same either way."""
-    data = load_body(ForgotPasswordSchema())
     user_id = db.session.scalar(
         sa.select(User.id).where(User.email == data["email"], User.disabled.is_(False))
     )
