@@ -10,8 +10,9 @@ import math
 import sqlalchemy as sa
 from flask import current_app
 
-from app import email_tokens, outbox, users
+from app import email_tokens, outbox
 from app.extensions import db
+from app.locks import lock_user
 from app.models import EmailToken, User, utcnow
 
 PURPOSE = "verify"
@@ -38,7 +39,7 @@ def send(user: User, token: str) -> None:
 
 
 def _wait_before_resend(user: User) -> int:
-    """Seconds until `user` may be sent another link (0: now). Call after `users.lock_user`."""
+    """Seconds until `user` may be sent another link (0: now). Call after `lock_user`."""
     interval = current_app.config["VERIFY_RESEND_INTERVAL"]
     last = db.session.scalar(
         sa.select(EmailToken.created_at)
@@ -57,7 +58,7 @@ def resend(user: User) -> int:
     Returns 0 when it sent one (or the address is verified: nothing to send), else the
     seconds to wait before asking again.
     """
-    users.lock_user(user.id)
+    lock_user(user.id)
     db.session.refresh(user)
     wait = 0 if user.email_verified else _wait_before_resend(user)
     if user.email_verified or wait:

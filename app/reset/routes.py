@@ -69,7 +69,7 @@ def reset_password():
             400, "validation_error", "The request body is invalid.", {"password": errors}
         )
     user.set_password(data["password"])
-    sessions.end_all_sessions(user.id)
+    sessions.credentials_changed(user)
     db.session.commit()
     audit("password_reset", user_id=user.id)
     return {"message": "Password updated"}
