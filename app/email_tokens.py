@@ -2,7 +2,8 @@
 
 A token is 32 random bytes, so a plain (unsalted) SHA-256 is enough to make a stolen table
 useless, and it lets the lookup be one indexed equality. A token is spent under its user's
-row lock (the order of `app.locks`): spending it leads to writes of the user's row.
+row lock (the order of `app.locks`): spending it leads to writes of the user's row, and
+disabling the user spends its tokens too.
 """
 
 import hashlib
@@ -17,6 +18,7 @@ from app.models import EmailToken, utcnow
 
 # Purposes: a token is only ever spent for the purpose it was issued for.
 RESET = "reset"
+VERIFY = "verify"
 
 
 def _digest(token: str) -> str:
@@ -68,14 +70,11 @@ def spend(token: str, purpose: str) -> int | None:
     return spent
 
 
-def revoke_all(user_id: int, purpose: str) -> None:
-    """Make every outstanding token of `user_id` for `purpose` unusable."""
+def revoke_all(user_id: int, purpose: str | None = None) -> None:
+    """Make every outstanding token of `user_id` for `purpose` (None: any) unusable."""
+    match = EmailToken.purpose == purpose if purpose is not None else sa.true()
     db.session.execute(
         sa.update(EmailToken)
-        .where(
-            EmailToken.user_id == user_id,
-            EmailToken.purpose == purpose,
-            EmailToken.used_at.is_(None),
-        )
+        .where(EmailToken.user_id == user_id, match, EmailToken.used_at.is_(None))
         .values(used_at=utcnow())
     )

@@ -10,7 +10,7 @@ Functions here never commit; the caller does, once.
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from app import sessions
+from app import email_tokens, sessions
 from app.errors import APIError
 from app.extensions import db
 from app.locks import lock_users
@@ -71,9 +71,9 @@ def change(user_id: int, *, role: str | None = None, disabled: bool | None = Non
 
     Takes effect on the user's next request: the guard compares the token's role with the
     stored one and refuses disabled users. Disabling also ends every session, logins in
-    flight included (`sessions.credentials_changed`), so that enabling the account again
-    does not bring old refresh tokens back to life. A role change keeps the sessions:
-    their next refresh carries the new role.
+    flight included (`sessions.credentials_changed`), and spends the user's reset and
+    verification links, so that enabling the account again brings none of them back to
+    life. A role change keeps the sessions: their next refresh carries the new role.
     """
     lock_users(sa.or_(User.id == user_id, _enabled_admin()))
     user = db.session.get(User, user_id, populate_existing=True)
@@ -93,4 +93,6 @@ def change(user_id: int, *, role: str | None = None, disabled: bool | None = Non
             raise LAST_ADMIN
     if disabled:
         sessions.credentials_changed(user)
+    if disabled:
+        email_tokens.revoke_all(user_id)
     return user

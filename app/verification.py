@@ -15,7 +15,7 @@ from app.extensions import db
 from app.locks import lock_user
 from app.models import EmailToken, User, utcnow
 
-PURPOSE = "verify"
+PURPOSE = email_tokens.VERIFY
 
 
 def issue(user: User) -> str:
@@ -55,13 +55,15 @@ def _wait_before_resend(user: User) -> int:
 def resend(user: User) -> int:
     """Send an unverified `user` a new link unless one went out too recently; commits.
 
-    Returns 0 when it sent one (or the address is verified: nothing to send), else the
-    seconds to wait before asking again.
+    Returns 0 when it sent one (or there is nothing to send: the address is verified, or
+    the account disabled), else the seconds to wait before asking again.
     """
     lock_user(user.id)
     db.session.refresh(user)
-    wait = 0 if user.email_verified else _wait_before_resend(user)
-    if user.email_verified or wait:
+    # A disabled account gets no link: disabling spent its links, and must stay so.
+    done = user.email_verified or user.disabled
+    wait = 0 if done else _wait_before_resend(user)
+    if done or wait:
         db.session.rollback()
         return wait
     token = issue(user)

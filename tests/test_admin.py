@@ -2,6 +2,7 @@
 
 import pytest
 
+from app import email_tokens, verification
 from app.extensions import db
 from app.models import LoginSession, RefreshToken, User
 from tests.conftest import PASSWORD, at_once
@@ -217,6 +218,22 @@ def test_enabling_again_does_not_revive_old_sessions(client, auth, admin):
     assert auth.refresh(target["refreshToken"]).json["code"] == "token_revoked"
     fresh = auth.login("bob@example.com")
     assert auth.me(fresh).status_code == 200
+
+
+def test_disabling_spends_the_users_reset_and_verification_links(app, client, auth, admin):
+    """Re-enabled, the account must not find its old links working again."""
+    auth.register("bob@example.com")
+    with app.app_context():
+        reset_token = email_tokens.issue(2, email_tokens.RESET, 900)
+        verify_token = email_tokens.issue(2, verification.PURPOSE, 3600)
+        db.session.commit()
+    patch(client, auth, admin, 2, {"disabled": True})
+    patch(client, auth, admin, 2, {"disabled": False})
+    body = {"token": reset_token, "password": "a brand new passphrase"}
+    reset = client.post("/auth/reset-password", json=body)
+    assert (reset.status_code, reset.json["code"]) == (400, "invalid_reset_token")
+    verify = client.post("/auth/verify-email", json={"token": verify_token})
+    assert (verify.status_code, verify.json["code"]) == (400, "invalid_verification_token")
 
 
 def test_disabling_ends_every_session_in_the_store(app, client, auth, admin):

@@ -119,7 +119,7 @@ def set_role(email: str, role: str) -> None:
 @users_cli.command("disable")
 @click.argument("email", type=EMAIL)
 def disable(email: str) -> None:
-    """Disable an account and end its sessions.
+    """Disable an account, end its sessions and spend its emailed links.
 
     It can no longer log in or refresh, and its access tokens stop working at once. The
     last enabled admin cannot be disabled.
