@@ -69,17 +69,18 @@ def search(email_prefix: str | None, offset: int, limit: int) -> tuple[list[User
 def change(user_id: int, *, role: str | None = None, disabled: bool | None = None) -> User:
     """Set a user's role and/or disabled flag; 404 `not_found`, 409 `last_admin`.
 
-    Takes effect on the user's next request: the guard compares the token's role with the
-    stored one and refuses disabled users. Disabling also ends every session, logins in
-    flight included (`sessions.credentials_changed`), and spends the user's reset and
-    verification links, so that enabling the account again brings none of them back to
-    life. A role change keeps the sessions: their next refresh carries the new role.
+    Takes effect on the user's next request. A role change and disabling both end every
+    session of the user (`sessions.credentials_changed`), logins in flight included: an
+    old access token carries the old role and must never match again, were the role
+    changed back; an enabled-again account must not get its old refresh tokens back.
+    Disabling also spends the user's reset and verification links.
     """
     lock_users(sa.or_(User.id == user_id, _enabled_admin()))
     user = db.session.get(User, user_id, populate_existing=True)
     if user is None:
         raise APIError(404, "not_found", "There is no such user.")
     was_enabled_admin = user.role == ADMIN and not user.disabled
+    role_changed = role is not None and role != user.role
     if role is not None:
         user.role = role
     if disabled is not None:
@@ -91,7 +92,7 @@ def change(user_id: int, *, role: str | None = None, disabled: bool | None = Non
         if not others:
             db.session.rollback()
             raise LAST_ADMIN
-    if disabled:
+    if role_changed or disabled:
         sessions.credentials_changed(user)
     if disabled:
         email_tokens.revoke_all(user_id)

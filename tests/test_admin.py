@@ -253,11 +253,25 @@ def test_role_change_takes_effect_on_the_users_next_request(client, auth, admin)
     old = auth.me(target)
     assert old.status_code == 401
     assert old.json["code"] == "token_revoked"
-    # the session lives on: its next refresh carries the new role
-    refreshed = auth.refresh(target["refreshToken"]).json
-    assert auth.me(refreshed).json["role"] == "admin"
-    assert client.get("/admin/users", headers=auth.headers(refreshed)).status_code == 200
-    assert auth.me(auth.login("bob@example.com")).json["role"] == "admin"
+    # the session ended with the role change: the user signs in again, as an admin
+    assert auth.refresh(target["refreshToken"]).json["code"] == "token_revoked"
+    fresh = auth.login("bob@example.com")
+    assert auth.me(fresh).json["role"] == "admin"
+    assert client.get("/admin/users", headers=auth.headers(fresh)).status_code == 200
+
+
+def test_demote_then_promote_does_not_revive_old_admin_tokens(client, auth, admin):
+    """The guard compares the token's role with the stored one; changing the role back
+    must not make the old tokens match again."""
+    auth.register("bob@example.com")
+    patch(client, auth, admin, 2, {"role": "admin"})
+    bob = auth.login("bob@example.com")
+    assert patch(client, auth, admin, 2, {"role": "user"}).status_code == 200
+    assert patch(client, auth, admin, 2, {"role": "admin"}).status_code == 200
+    old = client.get("/admin/users", headers=auth.headers(bob))
+    assert old.status_code == 401
+    assert old.json["code"] == "token_revoked"
+    assert auth.refresh(bob["refreshToken"]).json["code"] == "token_revoked"
 
 
 def test_demoted_admin_loses_admin_routes_at_once(client, auth, admin):

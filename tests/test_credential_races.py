@@ -1,11 +1,11 @@
 """No session opened with the old credentials outlives a change of them.
 
-A login checks the password with bcrypt, a good part of a second in production, and a
-password reset, a password change, disabling or deleting the account may commit
-meanwhile; so may a refresh between its read and its write. Each test holds one request
-at a chosen point (`tests.races.Hold`), runs the change there, and then checks that the
-held request failed cleanly or that what it handed out no longer works. Holding makes the
-interleaving certain, so the tests fail every time the protection is missing.
+A login checks the password with bcrypt (a quarter of a second at the default cost), and
+a password reset, a password change, a role change, disabling or deleting the account may
+commit meanwhile; so may a change between a refresh's read and its write. Each test holds
+one request at a chosen point (`tests.races.Hold`), runs the change there, and then checks
+that the held request failed cleanly or that what it handed out no longer works. Holding
+makes the interleaving certain, so the tests fail every time the protection is missing.
 """
 
 from dataclasses import dataclass
@@ -76,6 +76,13 @@ def disable_by_admin(account):
     assert answer.status_code == 200, answer.json
 
 
+def promote(account):
+    answer = account.client().patch(
+        f"/admin/users/{account.user_id}", json={"role": ADMIN}, headers=headers(account.admin)
+    )
+    assert answer.status_code == 200, answer.json
+
+
 def disable_by_command(account):
     result = account.app.test_cli_runner().invoke(args=["users", "disable", EMAIL])
     assert result.exit_code == 0, result.output
@@ -93,6 +100,7 @@ CHANGES = {
     "password change": (change_password, (401, "invalid_credentials")),
     "disable by an admin": (disable_by_admin, (403, "account_disabled")),
     "flask users disable": (disable_by_command, (403, "account_disabled")),
+    "role change": (promote, (401, "invalid_credentials")),
     "account deletion": (delete_account, (401, "invalid_credentials")),
 }
 

@@ -110,8 +110,8 @@ def create(email: str, role: str, verified: bool, password_stdin: bool) -> None:
 def set_role(email: str, role: str) -> None:
     """Give an account the role ROLE.
 
-    Its access tokens stop working at once; its sessions live on, and their next refresh
-    carries the new role. The last enabled admin cannot be demoted.
+    Every session of it ends at once, access and refresh tokens alike: it signs in again
+    and gets the new role. The last enabled admin cannot be demoted.
     """
     _change(email, "Updated", role=role)
 
