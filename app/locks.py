@@ -9,12 +9,14 @@ refresh tokens of those sessions; and a user's row before that user's emailed to
   lock (`email_tokens.spend`); the admin rules lock users' rows (`lock_users`).
 - A login takes the user's row `FOR SHARE` as it inserts its session
   (`sessions.start_session`): it waits for any of the changes above, and they wait for it.
-- A refresh or a logout only knows a session: it starts at the session row
-  (`lock_sessions`). Its one later touch of the user's row is the `FOR KEY SHARE` that the
-  foreign key check of an insert takes, which conflicts with `FOR UPDATE` alone, that is
-  with deleting the user. That is why user locks here are `FOR NO KEY UPDATE` (as an
-  UPDATE of the row takes), and why a deletion ends every session first: once it holds
-  all of them, no refresh of that user is between its session lock and its insert.
+- A refresh or a logout (of one session or of all) starts at the session rows
+  (`lock_sessions`), never at the user's: a refresh only knows its session. Its one later
+  touch of the user's row is the `FOR KEY SHARE` that the foreign key check of an insert
+  takes, which conflicts with `FOR UPDATE` alone, that is with deleting the user. That is
+  why user locks here are `FOR NO KEY UPDATE` (as an UPDATE of the row takes), and why a
+  deletion ends every session first: once it holds all of them, no refresh of that user
+  is between its session lock and its insert.
+- The purge (`app/purge.py`) takes its rows `FOR UPDATE SKIP LOCKED`: it never waits.
 
 SQLite has no row locks and ignores FOR UPDATE: a transaction takes the database's one
 write lock at its first write and holds it to the end, so writers queue and cannot
