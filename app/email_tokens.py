@@ -1,7 +1,9 @@
 """Single-use tokens sent by email. Only their SHA-256 is stored.
 
 A token is 32 random bytes, so a plain (unsalted) SHA-256 is enough to make a stolen table
-useless, and it lets the lookup be one indexed equality.
+useless, and it lets the lookup be one indexed equality. A token is spent under its user's
+row lock (the order of `app.locks`): spending it leads to writes of the user's row, and
+disabling the user spends its tokens too.
 """
 
 import hashlib
@@ -11,10 +13,12 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.locks import lock_user
 from app.models import EmailToken, utcnow
 
 # Purposes: a token is only ever spent for the purpose it was issued for.
 RESET = "reset"
+VERIFY = "verify"
 
 
 def _digest(token: str) -> str:
@@ -43,11 +47,17 @@ def spend(token: str, purpose: str) -> int | None:
     Returns the user id, or None when the token is unknown, used or expired. The
     conditional UPDATE makes two concurrent spends of one token give one winner.
     """
+    digest = _digest(token)
+    known = sa.select(EmailToken.user_id).where(EmailToken.token_hash == digest)
+    user_id = db.session.scalar(known)
+    if user_id is None:
+        return None
+    lock_user(user_id)  # before any token row: the lock order of app.locks
     now = utcnow()
-    user_id = db.session.execute(
+    spent = db.session.execute(
         sa.update(EmailToken)
         .where(
-            EmailToken.token_hash == _digest(token),
+            EmailToken.token_hash == digest,
             EmailToken.purpose == purpose,
             EmailToken.used_at.is_(None),
             EmailToken.expires_at > now,
@@ -55,19 +65,16 @@ def spend(token: str, purpose: str) -> int | None:
         .values(used_at=now)
         .returning(EmailToken.user_id)
     ).scalar_one_or_none()
-    if user_id is not None:
+    if spent is not None:
         revoke_all(user_id, purpose)
-    return user_id
+    return spent
 
 
-def revoke_all(user_id: int, purpose: str) -> None:
-    """Make every outstanding token of `user_id` for `purpose` unusable."""
+def revoke_all(user_id: int, purpose: str | None = None) -> None:
+    """Make every outstanding token of `user_id` for `purpose` (None: any) unusable."""
+    match = EmailToken.purpose == purpose if purpose is not None else sa.true()
     db.session.execute(
         sa.update(EmailToken)
-        .where(
-            EmailToken.user_id == user_id,
-            EmailToken.purpose == purpose,
-            EmailToken.used_at.is_(None),
-        )
+        .where(EmailToken.user_id == user_id, match, EmailToken.used_at.is_(None))
         .values(used_at=utcnow())
     )

@@ -54,6 +54,10 @@ class UTCDateTime(sa.TypeDecorator):
 
 class User(db.Model):
     __tablename__ = "users"
+    # SQLite would otherwise hand a deleted account's id to the next one (max(id) + 1);
+    # an id outlives its account in logs, audit lines and other services' records.
+    # PostgreSQL's sequence never goes back anyway.
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Stored normalised (lower case), so the unique index makes emails case-insensitive.
@@ -62,6 +66,10 @@ class User(db.Model):
     role: Mapped[str] = mapped_column(sa.String(32), default=USER, server_default=USER)
     email_verified: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     disabled: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Bumped by every change that ends all the user's sessions (`sessions.credentials_changed`):
+    # a login opens its session only if this is still the version it checked the password
+    # against, so no login in flight outlives such a change.
+    credential_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -5,6 +5,13 @@ Rotation spends the presented jti with one conditional UPDATE. Whichever request
 is either handed the same successor (within REFRESH_REUSE_INTERVAL) or treated as theft,
 which ends the whole session: every refresh token of the chain and, through the `sid`
 claim, every access token of it.
+
+A login checks the password (bcrypt: a quarter of a second at the default cost) before it
+opens its session, and a password reset may commit meanwhile. So the session is opened only if the
+user's `credential_version` is still the one the login read (`start_session`), and every
+change that ends all sessions bumps that version before ending them
+(`credentials_changed`): either the login sees the bump and opens nothing, or the change
+sees the login's session and ends it. The row locks this takes follow `app.locks`.
 """
 
 import re
@@ -20,6 +27,7 @@ from app import tokens
 from app.audit import audit
 from app.errors import APIError
 from app.extensions import db
+from app.locks import lock_sessions
 from app.models import LoginSession, RefreshToken, User, new_id, utcnow
 from app.tokens import TokenError
 
@@ -28,7 +36,8 @@ SESSION_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class SessionRef(NamedTuple):
-    """What rotation needs of a session: a LoginSession's attributes, without the ORM."""
+    """What a login or a rotation needs of a session: a LoginSession's attributes, without
+    the ORM."""
 
     id: str
     user_id: int
@@ -60,7 +69,7 @@ def _seconds(name: str) -> timedelta:
     return timedelta(seconds=current_app.config[name])
 
 
-def _refresh_values(session: LoginSession | SessionRef, now: datetime, jti: str) -> dict:
+def _refresh_values(session: SessionRef, now: datetime, jti: str) -> dict:
     """The columns of a new refresh token of `session`: it never outlives the session."""
     return {
         "jti": jti,
@@ -88,7 +97,7 @@ def _refresh_string(refresh: Mapping[str, Any]) -> str:
 
 def _pair(
     user: User | sa.Row,
-    session: LoginSession | SessionRef,
+    session: SessionRef,
     refresh: Mapping[str, Any],
     now: datetime,
 ) -> TokenPair:
@@ -123,28 +132,88 @@ def check_may_sign_in(user: User | sa.Row) -> None:
         )
 
 
-def start_session(user: User) -> TokenPair:
-    """Open a new session for `user` (the caller commits) and return its first token pair."""
-    now = utcnow()
-    session = LoginSession(
-        id=new_id(),
-        user_id=user.id,
-        created_at=now,
-        last_used_at=now,
-        expires_at=now + _seconds("JWT_SESSION_MAX_AGE"),
-        **_client(),
+# The statements of a login, built once. The session is inserted only while the user's
+# row still holds what the login checked: the same credential_version, and not disabled.
+# On PostgreSQL `FOR SHARE` on that row makes the insert and a concurrent UPDATE of the
+# user wait for each other; if the UPDATE commits first, the condition is checked again
+# on the updated row, and nothing is inserted.
+_sessions, _tokens, _users = LoginSession.__table__, RefreshToken.__table__, User.__table__
+_NEW_SESSION = {
+    "id": sa.bindparam("session", type_=_sessions.c.id.type),
+    "user_id": _users.c.id,
+    "created_at": sa.bindparam("now", type_=_sessions.c.created_at.type),
+    "last_used_at": sa.bindparam("now", type_=_sessions.c.last_used_at.type),
+    "expires_at": sa.bindparam("expires", type_=_sessions.c.expires_at.type),
+    "user_agent": sa.bindparam("client_agent", type_=_sessions.c.user_agent.type),
+    "ip": sa.bindparam("client_ip", type_=_sessions.c.ip.type),
+}
+OPEN_SESSION = (
+    _sessions.insert()
+    .from_select(
+        list(_NEW_SESSION),
+        sa.select(*_NEW_SESSION.values())
+        .where(
+            _users.c.id == sa.bindparam("user"),
+            _users.c.credential_version == sa.bindparam("version"),
+            _users.c.disabled.is_(False),
+        )
+        .with_for_update(read=True),
     )
+    .returning(_sessions.c.id)
+)
+
+
+def start_session(user: User) -> TokenPair | None:
+    """Open a new session for `user` (the caller commits) and return its first token pair.
+
+    None, with nothing written, when the credentials `user` was read with are no longer
+    current: its password, role or status changed, or it was deleted, since it was read
+    (see the module's docstring).
+    """
+    now = utcnow()
+    session = SessionRef(new_id(), user.id, now + _seconds("JWT_SESSION_MAX_AGE"))
+    client = _client()
+    connection = db.session.connection()
+    opened = connection.execute(
+        OPEN_SESSION,
+        {
+            "session": session.id,
+            "user": user.id,
+            "version": user.credential_version,
+            "now": now,
+            "expires": session.expires_at,
+            "client_agent": client["user_agent"],
+            "client_ip": client["ip"],
+        },
+    ).first()
+    if opened is None:
+        return None
     refresh = _refresh_values(session, now, new_id())
-    db.session.add_all([session, RefreshToken(**refresh)])
+    connection.execute(_tokens.insert(), refresh)
     return _pair(user, session, refresh, now)
+
+
+def credentials_changed(user: User, now: datetime | None = None) -> None:
+    """End every session of `user` after a change of their password, role or status, or
+    before deleting them, including a session a login is opening right now (the caller
+    commits).
+
+    The user's row is written first (the version bump, with any pending change of `user`),
+    then the sessions are locked and ended: a login either finds the new version and opens
+    nothing, or holds the row (`start_session`) until its session is committed, and the
+    end of all sessions then sees it. Ending the sessions before anything wrote the row
+    would miss a session inserted but not yet committed.
+    """
+    user.credential_version = User.credential_version + 1
+    db.session.flush()
+    end_all_sessions(user.id, now)
 
 
 # The statements of a rotation, built once: every refresh runs them. They are Core
 # statements on the tables, run on the session's connection (its transaction) without the
 # ORM's per-statement and per-row work: profiled, that was a fifth of a refresh.
-_sessions, _tokens, _users = LoginSession.__table__, RefreshToken.__table__, User.__table__
 # The token, its session and its user in one row, locking the session row before any token
-# row is touched (see `_lock_sessions`). `id`, `email`, `role`, `disabled` and
+# row is touched (see `app.locks`). `id`, `email`, `role`, `disabled` and
 # `email_verified` are the user's, so that the row serves where a User is read.
 ROTATION_QUERY = (
     sa.select(
@@ -271,6 +340,10 @@ def _spend(jti: str, successor: Mapping[str, Any], now: datetime) -> bool:
 def _after_lost_race(jti: str, session: SessionRef, user: sa.Row, now: datetime) -> TokenPair:
     """The token was already spent: hand out its successor within the grace, else revoke."""
     row = db.session.get(RefreshToken, jti, populate_existing=True)
+    if row is None:
+        # Deleted since it was read, with its account: on SQLite, where the read locks
+        # nothing, a deletion can commit in between. Refused as any later try will be.
+        raise TokenError("invalid_token", "The refresh token is not recognised.")
     grace = current_app.config["REFRESH_REUSE_INTERVAL"]
     if grace and row.used_at is not None and row.replaced_by and row.revoked_at is None:
         successor = db.session.get(RefreshToken, row.replaced_by, populate_existing=True)
@@ -290,22 +363,9 @@ def _after_lost_race(jti: str, session: SessionRef, user: sa.Row, now: datetime)
     raise TokenError("token_revoked", "The refresh token has been used already.")
 
 
-def _lock_sessions(session_match) -> None:
-    """Lock the matching session rows, in id order, before touching any of their tokens.
-
-    Every writer of a session's tokens (rotation, reuse revocation, logout) takes the
-    session row first, so concurrent requests queue on it instead of taking token rows in
-    different orders and deadlocking (seen on Postgres before this). SQLite serialises
-    writers anyway and ignores FOR UPDATE.
-    """
-    db.session.execute(
-        sa.select(LoginSession.id).where(session_match).order_by(LoginSession.id).with_for_update()
-    ).all()
-
-
 def _revoke(session_match, token_match, now: datetime | None) -> None:
     now = now or utcnow()
-    _lock_sessions(session_match)
+    lock_sessions(session_match)
     db.session.execute(
         sa.update(RefreshToken)
         .where(token_match, RefreshToken.revoked_at.is_(None))

@@ -3,16 +3,17 @@
 Shared by the `admin` blueprint and the `flask users` commands, so both enforce the same
 rules. The one that needs care is "never remove the last admin": two admins demoting each
 other at the same moment must not both succeed, so every change that could remove an
-admin first locks the enabled admins' rows (see `_lock`) and only then counts them.
+admin first locks the enabled admins' rows (`locks.lock_users`) and only then counts them.
 Functions here never commit; the caller does, once.
 """
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from app import sessions
+from app import email_tokens, sessions
 from app.errors import APIError
 from app.extensions import db
+from app.locks import lock_users
 from app.models import ADMIN, USER, User
 
 EMAIL_TAKEN = APIError(409, "email_taken", "An account with this email already exists.")
@@ -65,39 +66,21 @@ def search(email_prefix: str | None, offset: int, limit: int) -> tuple[list[User
     return list(found), total
 
 
-def _lock(*criteria) -> None:
-    """Make other transactions that lock the same users wait until this one ends.
-
-    Postgres: row locks, taken in id order so two lockers cannot deadlock. SQLite has no
-    row locks and ignores FOR UPDATE; a no-op UPDATE takes its database write lock instead,
-    for the rest of the transaction. Either way, what is read afterwards stays true until
-    the commit.
-    """
-    if db.session.get_bind().dialect.name == "sqlite":
-        statement = sa.update(User).where(*criteria).values(updated_at=User.updated_at)
-        db.session.execute(statement.execution_options(synchronize_session=False))
-    else:
-        db.session.execute(sa.select(User.id).where(*criteria).order_by(User.id).with_for_update())
-
-
-def lock_user(user_id: int) -> None:
-    """Serialise read-check-write sequences on one user (see `_lock`)."""
-    _lock(User.id == user_id)
-
-
 def change(user_id: int, *, role: str | None = None, disabled: bool | None = None) -> User:
     """Set a user's role and/or disabled flag; 404 `not_found`, 409 `last_admin`.
 
-    Takes effect on the user's next request: the guard compares the token's role with the
-    stored one and refuses disabled users. Disabling also ends every session, so that
-    enabling the account again does not bring old refresh tokens back to life. A role
-    change keeps the sessions: their next refresh carries the new role.
+    Takes effect on the user's next request. A role change and disabling both end every
+    session of the user (`sessions.credentials_changed`), logins in flight included: an
+    old access token carries the old role and must never match again, were the role
+    changed back; an enabled-again account must not get its old refresh tokens back.
+    Disabling also spends the user's reset and verification links.
     """
-    _lock(sa.or_(User.id == user_id, _enabled_admin()))
+    lock_users(sa.or_(User.id == user_id, _enabled_admin()))
     user = db.session.get(User, user_id, populate_existing=True)
     if user is None:
         raise APIError(404, "not_found", "There is no such user.")
     was_enabled_admin = user.role == ADMIN and not user.disabled
+    role_changed = role is not None and role != user.role
     if role is not None:
         user.role = role
     if disabled is not None:
@@ -109,6 +92,8 @@ def change(user_id: int, *, role: str | None = None, disabled: bool | None = Non
         if not others:
             db.session.rollback()
             raise LAST_ADMIN
+    if role_changed or disabled:
+        sessions.credentials_changed(user)
     if disabled:
-        sessions.end_all_sessions(user_id)
+        email_tokens.revoke_all(user_id)
     return user

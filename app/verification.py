@@ -10,11 +10,12 @@ import math
 import sqlalchemy as sa
 from flask import current_app
 
-from app import email_tokens, outbox, users
+from app import email_tokens, outbox
 from app.extensions import db
+from app.locks import lock_user
 from app.models import EmailToken, User, utcnow
 
-PURPOSE = "verify"
+PURPOSE = email_tokens.VERIFY
 
 
 def issue(user: User) -> str:
@@ -38,7 +39,7 @@ def send(user: User, token: str) -> None:
 
 
 def _wait_before_resend(user: User) -> int:
-    """Seconds until `user` may be sent another link (0: now). Call after `users.lock_user`."""
+    """Seconds until `user` may be sent another link (0: now). Call after `lock_user`."""
     interval = current_app.config["VERIFY_RESEND_INTERVAL"]
     last = db.session.scalar(
         sa.select(EmailToken.created_at)
@@ -54,13 +55,15 @@ def _wait_before_resend(user: User) -> int:
 def resend(user: User) -> int:
     """Send an unverified `user` a new link unless one went out too recently; commits.
 
-    Returns 0 when it sent one (or the address is verified: nothing to send), else the
-    seconds to wait before asking again.
+    Returns 0 when it sent one (or there is nothing to send: the address is verified, or
+    the account disabled), else the seconds to wait before asking again.
     """
-    users.lock_user(user.id)
+    lock_user(user.id)
     db.session.refresh(user)
-    wait = 0 if user.email_verified else _wait_before_resend(user)
-    if user.email_verified or wait:
+    # A disabled account gets no link: disabling spent its links, and must stay so.
+    done = user.email_verified or user.disabled
+    wait = 0 if done else _wait_before_resend(user)
+    if done or wait:
         db.session.rollback()
         return wait
     token = issue(user)

@@ -72,10 +72,20 @@ def test_deletion_needs_an_access_token(client, auth):
 
 
 def test_a_new_account_with_the_same_email_does_not_inherit_old_tokens(client, auth):
-    """SQLite may hand the deleted user's id to the next one; sessions are never reused."""
+    """The new account shares the email, never the id or a session, of the deleted one."""
     old = auth.signup()
     assert delete_account(client, auth, old, {"password": PASSWORD}).status_code == 204
     new = auth.signup(password="another long passphrase")
     assert auth.me(old).json["code"] == "token_revoked"
     assert auth.refresh(old["refreshToken"]).json["code"] == "invalid_token"
     assert auth.me(new).status_code == 200
+
+
+def test_a_deleted_accounts_id_is_never_given_again(client, auth):
+    """An id outlives its account in logs, audit lines and other services' records; SQLite
+    would hand out max(id) + 1 again without AUTOINCREMENT."""
+    auth.register("first@example.com")
+    gone = auth.signup("gone@example.com")
+    gone_id = auth.me(gone).json["id"]
+    assert delete_account(client, auth, gone, {"password": PASSWORD}).status_code == 204
+    assert auth.register("next@example.com")["id"] > gone_id

@@ -2,6 +2,7 @@
 
 import pytest
 
+from app import email_tokens, verification
 from app.extensions import db
 from app.models import LoginSession, RefreshToken, User
 from tests.conftest import PASSWORD, at_once
@@ -219,6 +220,22 @@ def test_enabling_again_does_not_revive_old_sessions(client, auth, admin):
     assert auth.me(fresh).status_code == 200
 
 
+def test_disabling_spends_the_users_reset_and_verification_links(app, client, auth, admin):
+    """Re-enabled, the account must not find its old links working again."""
+    auth.register("bob@example.com")
+    with app.app_context():
+        reset_token = email_tokens.issue(2, email_tokens.RESET, 900)
+        verify_token = email_tokens.issue(2, verification.PURPOSE, 3600)
+        db.session.commit()
+    patch(client, auth, admin, 2, {"disabled": True})
+    patch(client, auth, admin, 2, {"disabled": False})
+    body = {"token": reset_token, "password": "a brand new passphrase"}
+    reset = client.post("/auth/reset-password", json=body)
+    assert (reset.status_code, reset.json["code"]) == (400, "invalid_reset_token")
+    verify = client.post("/auth/verify-email", json={"token": verify_token})
+    assert (verify.status_code, verify.json["code"]) == (400, "invalid_verification_token")
+
+
 def test_disabling_ends_every_session_in_the_store(app, client, auth, admin):
     auth.signup("bob@example.com")
     auth.login("bob@example.com")
@@ -236,11 +253,25 @@ def test_role_change_takes_effect_on_the_users_next_request(client, auth, admin)
     old = auth.me(target)
     assert old.status_code == 401
     assert old.json["code"] == "token_revoked"
-    # the session lives on: its next refresh carries the new role
-    refreshed = auth.refresh(target["refreshToken"]).json
-    assert auth.me(refreshed).json["role"] == "admin"
-    assert client.get("/admin/users", headers=auth.headers(refreshed)).status_code == 200
-    assert auth.me(auth.login("bob@example.com")).json["role"] == "admin"
+    # the session ended with the role change: the user signs in again, as an admin
+    assert auth.refresh(target["refreshToken"]).json["code"] == "token_revoked"
+    fresh = auth.login("bob@example.com")
+    assert auth.me(fresh).json["role"] == "admin"
+    assert client.get("/admin/users", headers=auth.headers(fresh)).status_code == 200
+
+
+def test_demote_then_promote_does_not_revive_old_admin_tokens(client, auth, admin):
+    """The guard compares the token's role with the stored one; changing the role back
+    must not make the old tokens match again."""
+    auth.register("bob@example.com")
+    patch(client, auth, admin, 2, {"role": "admin"})
+    bob = auth.login("bob@example.com")
+    assert patch(client, auth, admin, 2, {"role": "user"}).status_code == 200
+    assert patch(client, auth, admin, 2, {"role": "admin"}).status_code == 200
+    old = client.get("/admin/users", headers=auth.headers(bob))
+    assert old.status_code == 401
+    assert old.json["code"] == "token_revoked"
+    assert auth.refresh(bob["refreshToken"]).json["code"] == "token_revoked"
 
 
 def test_demoted_admin_loses_admin_routes_at_once(client, auth, admin):

@@ -106,7 +106,8 @@ def test_set_role_takes_effect_on_the_next_request(app, runner, auth):
     result = users(runner, "set-role", "User@example.com", "admin")
     assert result.exit_code == 0, result.output
     assert auth.me(tokens).json["code"] == "token_revoked"
-    assert auth.me(auth.refresh(tokens["refreshToken"]).json).json["role"] == "admin"
+    assert auth.refresh(tokens["refreshToken"]).json["code"] == "token_revoked"
+    assert auth.me(auth.login()).json["role"] == "admin"
 
 
 def test_set_role_refuses_to_demote_the_last_admin(app, runner):

@@ -179,3 +179,68 @@ def test_deleting_a_user_deletes_their_sessions_and_tokens(app, auth):
 
         assert [count(model, gone) for model in owned] == [0, 0, 0]
         assert [count(model, stays) for model in owned] == [1, 1, 2]
+
+
+def rows(table: str) -> int:
+    with db.engine.connect() as conn:
+        return conn.scalar(sa.text(f"SELECT count(*) FROM {table}"))  # noqa: S608 (our names)
+
+
+def add_user(email: str) -> int:
+    with db.engine.begin() as conn:
+        return conn.scalar(
+            sa.text(
+                "INSERT INTO users (email, password_hash, created_at, updated_at)"
+                " VALUES (:email, 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) RETURNING id"
+            ),
+            {"email": email},
+        )
+
+
+def add_session_and_tokens(user_id: int) -> None:
+    """A session with its refresh token, and an emailed token: what a rebuild of `users`
+    could take with it through ON DELETE CASCADE."""
+    with db.engine.begin() as conn:
+        for statement in (
+            "INSERT INTO login_sessions (id, user_id, created_at, last_used_at, expires_at)"
+            " VALUES ('s1', :user, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            "INSERT INTO refresh_tokens (jti, session_id, user_id, issued_at, expires_at)"
+            " VALUES ('r1', 's1', :user, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            "INSERT INTO email_tokens (user_id, purpose, token_hash, created_at, expires_at)"
+            " VALUES (:user, 'reset', 'h1', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+        ):
+            conn.execute(sa.text(statement), {"user": user_id})
+
+
+OWNED = ("login_sessions", "refresh_tokens", "email_tokens")
+
+
+def check_ids_are_never_reused_after_upgrade(database_url: str) -> None:
+    app = make_app(database_url)
+    with app.app_context():
+        upgrade(MIGRATIONS, "0001")
+        kept, last = add_user("kept@example.com"), add_user("last@example.com")
+        add_session_and_tokens(kept)
+
+        upgrade(MIGRATIONS)
+        assert [rows(table) for table in ("users", *OWNED)] == [2, 1, 1, 1]
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM users WHERE id = :id"), {"id": last})
+        assert add_user("next@example.com") > last
+
+        downgrade(MIGRATIONS, "0001")
+        assert [rows(table) for table in ("users", *OWNED)] == [2, 1, 1, 1]
+        upgrade(MIGRATIONS)
+        # foreign keys are enforced again on the connections the migrations used
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM users WHERE id = :id"), {"id": kept})
+        assert [rows(table) for table in OWNED] == [0, 0, 0]
+        db.engine.dispose()
+
+
+def test_upgrade_keeps_every_row_and_ids_are_never_reused_on_sqlite(tmp_path):
+    check_ids_are_never_reused_after_upgrade(f"sqlite:///{tmp_path / 'migrated.db'}")
+
+
+def test_upgrade_keeps_every_row_and_ids_are_never_reused_on_postgres(postgres_schema_url):
+    check_ids_are_never_reused_after_upgrade(postgres_schema_url)

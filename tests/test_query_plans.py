@@ -2,10 +2,10 @@
 logout and the session list run is served by an index, on SQLite and on PostgreSQL. So
 their cost does not grow with the number of users or tokens (bench/ measures that too).
 
-The statements are the ones the requests really sent, captured from the engine and then
-EXPLAINed with their own parameters. PostgreSQL is asked with sequential scans disabled:
-on tables this small it would rightly prefer them, and it still falls back to one only
-when no index can serve the query.
+The statements are the ones the requests really sent (a login's INSERT reads the user
+row too), captured from the engine and then EXPLAINed with their own parameters.
+PostgreSQL is asked with sequential scans disabled: on tables this small it would rightly
+prefer them, and it still falls back to one only when no index can serve the query.
 """
 
 from contextlib import contextmanager
@@ -23,7 +23,8 @@ def captured(app):
     statements = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().split(None, 1)[0].upper() in ("SELECT", "UPDATE", "DELETE", "WITH"):
+        verb = statement.lstrip().split(None, 1)[0].upper()
+        if verb in ("SELECT", "UPDATE", "DELETE", "WITH", "INSERT"):
             statements.append((statement, parameters))
 
     with app.app_context():

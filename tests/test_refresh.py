@@ -11,6 +11,7 @@ from app.extensions import db
 from app.models import LoginSession, RefreshToken, utcnow
 from tests.conftest import at_once, postgres_engine
 from tests.live import wait_for
+from tests.races import lock_waits
 
 
 def test_refresh_rotates_the_token_pair(auth):
@@ -78,18 +79,6 @@ def test_concurrent_refreshes_of_one_token_have_exactly_one_winner(app, auth):
             db.select(RefreshToken).where(RefreshToken.used_at.is_(None))
         ).all()
         assert len(successors) <= 1
-
-
-def lock_waits(engine: sa.Engine) -> list[str]:
-    """The statements of this database that are waiting for a lock (a fresh connection
-    each time: pg_stat_activity is a snapshot within a transaction)."""
-    with engine.connect() as conn:
-        return conn.scalars(
-            sa.text(
-                "SELECT query FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-        ).all()
 
 
 def test_a_refresh_takes_its_session_lock_before_touching_a_token(app, auth, database):

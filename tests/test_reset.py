@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from app import email_tokens
 from app.extensions import db
 from app.models import EmailToken, User, utcnow
+from app.reset.routes import send_reset_link
 from tests.conftest import PASSWORD, AuthActions, free_port
 
 EMAIL = "user@example.com"
@@ -335,3 +336,15 @@ def test_disabled_account_gets_no_reset_mail(app, auth, smtp_server):
     assert smtp_server.messages == []
     with app.app_context():
         assert db.session.scalars(reset_tokens()).all() == []
+
+
+def test_a_reset_link_job_for_an_account_disabled_meanwhile_sends_nothing(app, auth, smtp_server):
+    """forgot-password leaves the link to a background job; disabling the account before
+    it runs spent the user's links, and the job must not make a new one."""
+    auth.register()
+    with app.app_context():
+        db.session.execute(sa.update(User).values(disabled=True))
+        db.session.commit()
+        send_reset_link(1)
+        assert db.session.scalars(reset_tokens()).all() == []
+    assert smtp_server.messages == []

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from app.auth.verify import resend_quietly
 from app.config import load_config
 from app.extensions import db
 from app.models import EmailToken, User, utcnow
@@ -248,6 +249,19 @@ def test_resend_by_email_skips_disabled_and_verified_accounts(app, client, smtp_
     for email in ("off@example.com", "done@example.com"):
         response = client.post("/auth/resend-verification", json={"email": email})
         assert response.status_code == 202
+    assert smtp_server.messages == []
+
+
+def test_a_resend_job_for_an_account_disabled_meanwhile_sends_nothing(app, smtp_server, auth):
+    """The anonymous resend leaves the link to a background job; disabling the account
+    before it runs spent the user's links, and the job must not make a new one."""
+    auth.register()
+    expire_cooldown(app)
+    smtp_server.messages.clear()
+    with app.app_context():
+        db.session.execute(db.update(User).values(disabled=True))
+        db.session.commit()
+        resend_quietly(1)
     assert smtp_server.messages == []
 
 

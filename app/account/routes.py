@@ -36,8 +36,9 @@ def change_password():
         raise WRONG_PASSWORD
     check_password_for(user.email, data["new_password"], "newPassword")
     user.set_password(data["new_password"])
-    sessions.end_all_sessions(user.id)
+    sessions.credentials_changed(user)
     email_tokens.revoke_all(user.id, email_tokens.RESET)
+    # Cannot be None: this transaction holds the user's row since credentials_changed.
     pair = sessions.start_session(user)
     db.session.commit()
     return cookies.token_response(pair, cookies.requested())
@@ -82,6 +83,9 @@ def delete_account():
     user = current_user()
     if not user.check_password(data["password"]):
         raise WRONG_PASSWORD
+    # Before the row goes: a login in flight then opens nothing, and the deletion's lock on
+    # the row comes after those on the sessions (the order of app.locks).
+    sessions.credentials_changed(user)
     db.session.delete(user)
     db.session.commit()
     return cookies.signed_out()

@@ -1,5 +1,7 @@
 """Register, log in, refresh, log out (of one session or of all of them)."""
 
+from typing import NoReturn
+
 import sqlalchemy as sa
 from flask import Blueprint
 
@@ -48,16 +50,28 @@ def login(data):
         audit("login_failure", user_id=user.id, reason="wrong_password")
         raise invalid_credentials()
     refund_account_attempt()
+    user_id = user.id  # read before the commit expires it, which would cost a query
     try:
         sessions.check_may_sign_in(user)
     except APIError as refused:
-        audit("login_failure", user_id=user.id, reason=refused.code)
+        audit("login_failure", user_id=user_id, reason=refused.code)
         raise
     pair = sessions.start_session(user)
-    user_id = user.id  # read before the commit expires it, which would cost a query
+    if pair is None:
+        audit("login_failure", user_id=user_id, reason="credentials_changed")
+        _refuse_overtaken_login(user_id)
     db.session.commit()
     audit("login_success", user_id=user_id, session_id=pair.session_id)
     return cookies.token_response(pair, cookies.requested())
+
+
+def _refuse_overtaken_login(user_id: int) -> NoReturn:
+    """Refuse a login that a password reset or change, a role change, a disable or a
+    deletion overtook while it checked the password, as if that change had come first."""
+    user = db.session.get(User, user_id, populate_existing=True)
+    if user is not None:
+        sessions.check_may_sign_in(user)  # 403 account_disabled, rather than a bare 401
+    raise invalid_credentials()
 
 
 @bp.post("/refresh")

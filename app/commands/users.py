@@ -110,8 +110,8 @@ def create(email: str, role: str, verified: bool, password_stdin: bool) -> None:
 def set_role(email: str, role: str) -> None:
     """Give an account the role ROLE.
 
-    Its access tokens stop working at once; its sessions live on, and their next refresh
-    carries the new role. The last enabled admin cannot be demoted.
+    Every session of it ends at once, access and refresh tokens alike: it signs in again
+    and gets the new role. The last enabled admin cannot be demoted.
     """
     _change(email, "Updated", role=role)
 
@@ -119,7 +119,7 @@ def set_role(email: str, role: str) -> None:
 @users_cli.command("disable")
 @click.argument("email", type=EMAIL)
 def disable(email: str) -> None:
-    """Disable an account and end its sessions.
+    """Disable an account, end its sessions and spend its emailed links.
 
     It can no longer log in or refresh, and its access tokens stop working at once. The
     last enabled admin cannot be disabled.

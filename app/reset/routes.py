@@ -7,6 +7,7 @@ from app import email_tokens, outbox, passwords, sessions
 from app.audit import audit
 from app.errors import APIError
 from app.extensions import db
+from app.locks import lock_user
 from app.models import User
 from app.ratelimit import account_key, limit
 from app.schemas import ForgotPasswordSchema, ResetPasswordSchema, body, load_body
@@ -35,8 +36,11 @@ def forgot_password(data):
 
 def send_reset_link(user_id: int) -> None:
     """Issue a reset token for the user and mail them the link."""
+    lock_user(user_id)
     user = db.session.get(User, user_id)
-    if user is None:
+    # Disabled since the request: disabling spent the user's links, and must stay so.
+    if user is None or user.disabled:
+        db.session.rollback()
         return
     config = current_app.config
     token = email_tokens.issue(user.id, email_tokens.RESET, config["RESET_TOKEN_TTL"])
@@ -69,7 +73,7 @@ def reset_password():
             400, "validation_error", "The request body is invalid.", {"password": errors}
         )
     user.set_password(data["password"])
-    sessions.end_all_sessions(user.id)
+    sessions.credentials_changed(user)
     db.session.commit()
     audit("password_reset", user_id=user.id)
     return {"message": "Password updated"}
