@@ -17,6 +17,9 @@ database connection: allow for hosts x workers connections on PostgreSQL.
 """
 
 import os
+import sys
+
+from gunicorn import util
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * len(os.sched_getaffinity(0)) + 1)
@@ -48,3 +51,27 @@ control_socket_disable = True
 # The heartbeat file on tmpfs: a slow disk must not make healthy workers look dead.
 if os.path.isdir("/dev/shm"):  # noqa: S108 (a directory for gunicorn's own mkstemp)
     worker_tmp_dir = "/dev/shm"  # noqa: S108
+
+
+def on_starting(server):
+    """Load the app once, in a child process, before the master listens or boots a worker.
+
+    A configuration the app refuses (wsgi.py: `error: <why>`, exit status 4) then stops
+    gunicorn with that one line, instead of every worker printing it at once (and the
+    master tripping over several failed workers with a traceback of its own). The master
+    itself never imports the app, so `kill -HUP` still brings in new code.
+    """
+    pid = os.fork()
+    if pid == 0:
+        status = 0
+        try:
+            util.import_app(server.app.app_uri)
+        except SystemExit as exc:
+            status = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:  # noqa: S110 (the workers fail on it too, and gunicorn says why)
+            pass
+        sys.stderr.flush()
+        os._exit(status)
+    status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    if status:
+        sys.exit(status)

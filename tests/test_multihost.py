@@ -9,25 +9,30 @@ installs it).
 """
 
 import json
+import secrets
 import uuid
 from contextlib import ExitStack
 
 import pytest
+from aiosmtpd.controller import Controller
 
-from tests.conftest import PASSWORD, REDIS_URL, at_once, private_schema, redis_or_skip
-from tests.live import call, gunicorn, migrate, service_env, wait_for
+from tests.conftest import PASSWORD, REDIS_URL, Mailbox, at_once, private_schema, redis_or_skip
+from tests.live import call, free_port, gunicorn, migrate, service_env, wait_for
 from tests.nginx import nginx
 
 HOSTS = {
     "APP_ENV": "production",
-    "JWT_ACCESS_SECRET": "multihost-access-secret-0123456789abcdef",
-    "JWT_REFRESH_SECRET": "multihost-refresh-secret-0123456789abcdef",
+    "JWT_ACCESS_SECRET": secrets.token_urlsafe(48),
+    "JWT_REFRESH_SECRET": secrets.token_urlsafe(48),
     "BCRYPT_ROUNDS": "10",
     "TRUSTED_PROXY_COUNT": "1",
     "RATELIMIT_ENABLED": "true",
     "RATELIMIT_STORAGE_URI": REDIS_URL,
     "RATELIMIT_LOGIN": "6 per minute",
-    "MAIL_BACKEND": "console",
+    "MAIL_BACKEND": "smtp",
+    "SMTP_HOST": "127.0.0.1",
+    "RESET_URL_TEMPLATE": "https://app.example.com/reset?token={token}",
+    "VERIFY_URL_TEMPLATE": "https://app.example.com/verify?token={token}",
 }
 
 
@@ -45,8 +50,13 @@ def cluster(tmp_path_factory):
     prefix = f"multihost-{uuid.uuid4().hex}"
     directory = tmp_path_factory.mktemp("multihost")
     logs = (directory / "a.log", directory / "b.log")
+    mail = Controller(Mailbox(), hostname="127.0.0.1", port=free_port())
+    mail.start()
     with private_schema("multihost") as url, ExitStack() as running:
-        env = service_env(**HOSTS, DATABASE_URL=url, RATELIMIT_KEY_PREFIX=prefix)
+        running.callback(mail.stop)
+        env = service_env(
+            **HOSTS, DATABASE_URL=url, RATELIMIT_KEY_PREFIX=prefix, SMTP_PORT=str(mail.port)
+        )
         migrate(env)
         a, b = (running.enter_context(gunicorn(env, log=log)) for log in logs)
         yield Cluster(a, b, logs, store, prefix)
