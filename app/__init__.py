@@ -12,7 +12,7 @@ from flask.helpers import get_debug_flag
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as configuration
-from app import database, keys, tokens
+from app import database, health, keys, tokens
 from app.audit import init_audit
 from app.errors import register_error_handlers
 from app.extensions import db, migrate
@@ -69,6 +69,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     database.init_app(app)
     migrate.init_app(app, db)
+    health.init_app(app)  # readiness compares the schema with Flask-Migrate's folder
     init_rate_limits(app)
     init_outbox(app)
 
