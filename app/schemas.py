@@ -6,7 +6,7 @@ not a crash in bcrypt or the database.
 """
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from email_validator import EmailNotValidError, validate_email
 from flask import request
@@ -170,7 +170,9 @@ class UserUpdateSchema(BodySchema):
     role = Text(validate=validate.OneOf(ROLES))
     disabled = StrictBoolean()
     # `not_empty` in JSON Schema's words, for the OpenAPI document (app/openapi.py).
-    json_schema_rules = {"anyOf": [{"required": ["role"]}, {"required": ["disabled"]}]}
+    json_schema_rules: ClassVar[dict] = {
+        "anyOf": [{"required": ["role"]}, {"required": ["disabled"]}]
+    }
 
     @validates_schema
     def not_empty(self, data, **kwargs):
