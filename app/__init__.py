@@ -11,7 +11,7 @@ from flask import Flask
 from flask.helpers import get_debug_flag
 
 from app import config as configuration
-from app import database, keys, tokens
+from app import database, health, keys, tokens
 from app.audit import init_audit
 from app.bodies import Request
 from app.errors import register_error_handlers
@@ -71,6 +71,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     database.init_app(app)
     migrate.init_app(app, db)
+    health.init_app(app)  # readiness compares the schema with Flask-Migrate's folder
     init_rate_limits(app)
     init_outbox(app)
 

@@ -4,17 +4,25 @@
 default is declared once in `SETTINGS`. Development needs no configuration: the first run
 writes a `.env` with random secrets (see `ensure_dev_secrets`). Production refuses to start
 without distinct secrets of at least 32 bytes (with RS256/ES256, the refresh secret and a
-private key file: access tokens are then signed by the keys of `app/keys.py`).
+private key file: access tokens are then signed by the keys of `app/keys.py`), and with
+anything safe only on a developer's machine (see `validate_production`).
 """
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from app.entropy import estimate_bits
 
 ENVIRONMENTS = ("development", "production", "testing")
 MIN_SECRET_BYTES = 32
+# Estimated bits (app/entropy.py) a production secret needs: random hex of 16 bytes
+# scores about 150, a word padded or repeated out to 32 bytes under 40.
+MIN_SECRET_BITS = 128
 SECRET_NAMES = ("JWT_ACCESS_SECRET", "JWT_REFRESH_SECRET")
 ALGORITHMS = ("HS256", "RS256", "ES256")
 KEY_FILE_NAMES = ("JWT_PRIVATE_KEY_FILE", "JWT_VERIFY_ONLY_KEY_FILES")
@@ -190,12 +198,9 @@ def validate_config(config: Mapping[str, Any]) -> None:
         for name in KEY_FILE_NAMES:
             if config.get(name):
                 raise ConfigError(f"{name} is set but JWT_ALGORITHM is HS256: use RS256 or ES256")
-        _validate_secrets(config, SECRET_NAMES)
-    else:
-        if not config.get("JWT_PRIVATE_KEY_FILE"):
-            raise ConfigError(f"JWT_ALGORITHM={algorithm} needs JWT_PRIVATE_KEY_FILE")
-        # Access tokens are signed by the key; refresh tokens stay HMAC, read only by us.
-        _validate_secrets(config, ("JWT_REFRESH_SECRET",))
+    elif not config.get("JWT_PRIVATE_KEY_FILE"):
+        raise ConfigError(f"JWT_ALGORITHM={algorithm} needs JWT_PRIVATE_KEY_FILE")
+    _validate_secrets(config, secret_names(config))
     if not 4 <= config["BCRYPT_ROUNDS"] <= 31:
         raise ConfigError("BCRYPT_ROUNDS must be between 4 and 31")
     if config["MAIL_BACKEND"] not in ("console", "smtp"):
@@ -203,8 +208,58 @@ def validate_config(config: Mapping[str, Any]) -> None:
     for name in ("RESET_URL_TEMPLATE", "VERIFY_URL_TEMPLATE"):
         if "{token}" not in config[name]:
             raise ConfigError(f"{name} must contain {{token}}")
-    if config["APP_ENV"] == "production" and config["BCRYPT_ROUNDS"] < 10:
+    if config["APP_ENV"] == "production":
+        validate_production(config)
+
+
+def secret_names(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The secrets in use: with RS256/ES256 access tokens are signed by the key file, and
+    refresh tokens stay HMAC, read only by us."""
+    return SECRET_NAMES if config["JWT_ALGORITHM"] == "HS256" else ("JWT_REFRESH_SECRET",)
+
+
+def validate_production(config: Mapping[str, Any]) -> None:
+    """Refuse what is fine on a developer's machine but unsafe in front of users."""
+    if config["BCRYPT_ROUNDS"] < 10:
         raise ConfigError("BCRYPT_ROUNDS below 10 is refused in production")
+    for name in secret_names(config):
+        bits = estimate_bits(config[name])
+        if bits < MIN_SECRET_BITS:
+            raise ConfigError(
+                f"{name} is too easy to guess (about {bits:.0f} bits, {MIN_SECRET_BITS} "
+                "needed): use a random value, such as the output of "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+    if config["MAIL_BACKEND"] == "console":
+        raise ConfigError(
+            "MAIL_BACKEND=console is refused in production: it writes reset and verification "
+            "links, live tokens, to the log; use smtp"
+        )
+    for name in ("RESET_URL_TEMPLATE", "VERIFY_URL_TEMPLATE"):
+        problem = _link_problem(config[name])
+        if problem:
+            raise ConfigError(f"{name}={config[name]!r} {problem} in production")
+
+
+def _link_problem(template: str) -> str | None:
+    """Why an emailed link would not reach the user safely, or None: it must be https (the
+    token is in it) and name a host other than this machine."""
+    try:
+        url = urlsplit(template.replace("{token}", "token"))
+        host = (url.hostname or "").rstrip(".")
+    except ValueError:  # an unclosed [ of an IPv6 address
+        return "is not a URL"
+    if url.scheme != "https":
+        return "must be an https:// link"
+    if not host or host == "localhost" or host.endswith(".localhost"):
+        return "must name the host users reach, not localhost"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if address.is_loopback or address.is_unspecified:
+        return "must name the host users reach, not a loopback address"
+    return None
 
 
 def _validate_secrets(config: Mapping[str, Any], names: tuple[str, ...]) -> None:

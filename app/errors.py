@@ -21,8 +21,10 @@ HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     429: "rate_limited",
+    431: "headers_too_large",
     500: "internal_error",
     503: "service_unavailable",
 }
@@ -31,8 +33,10 @@ MESSAGES = {
     404: "The requested URL was not found.",
     405: "The method is not allowed for the requested URL.",
     413: "The request body is too large.",
+    414: "The request line is too long.",
     415: "The request body must be JSON (Content-Type: application/json).",
     429: "Too many requests; try again later.",
+    431: "The request headers are too large.",
     500: "An unexpected error occurred.",
 }
 

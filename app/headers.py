@@ -1,6 +1,8 @@
 """Headers on every response: no caching of tokens or account data, no sniffing or
-framing, HSTS over HTTPS, and CORS for the browser origins in CORS_ORIGINS only."""
+framing, HSTS over HTTPS, CORS for the browser origins in CORS_ORIGINS only, and no
+Content-Type on an answer without a body."""
 
+import flask
 from flask import Flask, request
 from flask_cors import CORS
 
@@ -13,7 +15,15 @@ SECURITY_HEADERS = {
 HSTS = "max-age=31536000; includeSubDomains"
 
 
+class Response(flask.Response):
+    """Flask's response, without a type by default: the service answers JSON or nothing,
+    and an empty answer (to OPTIONS, a 204) must not say it is text/html."""
+
+    default_mimetype = None
+
+
 def init_headers(app: Flask) -> None:
+    app.response_class = Response
     origins = app.config["CORS_ORIGINS"]
     if origins:
         CORS(

@@ -7,7 +7,7 @@ not a crash in bcrypt or the database.
 
 import json
 from functools import wraps
-from typing import Any
+from typing import Any, ClassVar
 
 from email_validator import EmailNotValidError, validate_email
 from flask import g, request
@@ -22,8 +22,16 @@ INT32_MAX = 2**31 - 1  # ids and page numbers fit a 32-bit SQL integer
 MAX_PER_PAGE = 100
 
 
+# What Text enforces, as a JSON Schema pattern for the OpenAPI document.
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+
+
 class Text(fields.String):
     """A string that is valid Unicode text without NUL characters."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).setdefault("pattern", NO_NUL_PATTERN)
+        super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -162,6 +170,10 @@ class UserUpdateSchema(BodySchema):
 
     role = Text(validate=validate.OneOf(ROLES))
     disabled = StrictBoolean()
+    # `not_empty` in JSON Schema's words, for the OpenAPI document (app/openapi.py).
+    json_schema_rules: ClassVar[dict] = {
+        "anyOf": [{"required": ["role"]}, {"required": ["disabled"]}]
+    }
 
     @validates_schema
     def not_empty(self, data, **kwargs):

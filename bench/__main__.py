@@ -74,7 +74,10 @@ def service_env(database_url: str, secrets_: dict[str, str]) -> dict[str, str]:
         **secrets_,
         "JWT_ACCESS_TTL": "3600",
         "BCRYPT_ROUNDS": str(BCRYPT_COST),
-        "MAIL_BACKEND": "console",
+        # Production refuses console mail and links to localhost; the benchmark sends none.
+        "MAIL_BACKEND": "smtp",
+        "RESET_URL_TEMPLATE": "https://app.example.com/reset?token={token}",
+        "VERIFY_URL_TEMPLATE": "https://app.example.com/verify?token={token}",
         **{name: "1000000 per minute" for name in LIMIT_SETTINGS},
     }
 

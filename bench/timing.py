@@ -19,7 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.live import call, gunicorn, migrate, service_env
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Sink
+
+from tests.live import call, free_port, gunicorn, migrate, service_env
 
 PASSWORD = "correct horse battery"
 
@@ -62,42 +65,56 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=12, help="BCRYPT_ROUNDS (default 12)")
     parser.add_argument("--samples", type=int, default=60, help="requests per side")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        env = service_env(
-            APP_ENV="production",
-            JWT_ACCESS_SECRET=secrets.token_urlsafe(48),
-            JWT_REFRESH_SECRET=secrets.token_urlsafe(48),
-            DATABASE_URL=f"sqlite:///{Path(tmp) / 'timing.db'}",
-            BCRYPT_ROUNDS=str(args.rounds),
-            RATELIMIT_ENABLED="false",
-            MAIL_BACKEND="console",
-            MAIL_ASYNC="true",
-        )
-        migrate(env)
-        with gunicorn(env, workers=1) as base:
-            call(
-                base, "POST", "/auth/register", {"email": "known@example.com", "password": PASSWORD}
+    # Production mails by SMTP only: a server that accepts and discards every message.
+    mail = Controller(Sink(), hostname="127.0.0.1", port=free_port())
+    mail.start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            env = service_env(
+                APP_ENV="production",
+                JWT_ACCESS_SECRET=secrets.token_urlsafe(48),
+                JWT_REFRESH_SECRET=secrets.token_urlsafe(48),
+                DATABASE_URL=f"sqlite:///{Path(tmp) / 'timing.db'}",
+                BCRYPT_ROUNDS=str(args.rounds),
+                RATELIMIT_ENABLED="false",
+                MAIL_BACKEND="smtp",
+                SMTP_HOST="127.0.0.1",
+                SMTP_PORT=str(mail.port),
+                RESET_URL_TEMPLATE="https://app.example.com/reset?token={token}",
+                VERIFY_URL_TEMPLATE="https://app.example.com/verify?token={token}",
+                MAIL_ASYNC="true",
             )
-            print(f"bcrypt cost {args.rounds}, gunicorn 1 worker, SQLite, 127.0.0.1")
-            compare(
-                base,
-                "POST /auth/login",
-                "/auth/login",
-                ("unknown email", {"email": "nobody@example.com", "password": PASSWORD}),
-                (
-                    "known, wrong password",
-                    {"email": "known@example.com", "password": "wrong pass 1"},
-                ),
-                args.samples,
-            )
-            compare(
-                base,
-                "POST /auth/forgot-password",
-                "/auth/forgot-password",
-                ("unknown email", {"email": "nobody@example.com"}),
-                ("known email", {"email": "known@example.com"}),
-                args.samples,
-            )
+            migrate(env)
+            with gunicorn(env, workers=1) as base:
+                call(
+                    base,
+                    "POST",
+                    "/auth/register",
+                    {"email": "known@example.com", "password": PASSWORD},
+                )
+                print(f"bcrypt cost {args.rounds}, gunicorn 1 worker, SQLite, 127.0.0.1")
+                compare(
+                    base,
+                    "POST /auth/login",
+                    "/auth/login",
+                    ("unknown email", {"email": "nobody@example.com", "password": PASSWORD}),
+                    (
+                        "known, wrong password",
+                        {"email": "known@example.com", "password": "wrong pass 1"},
+                    ),
+                    args.samples,
+                )
+                compare(
+                    base,
+                    "POST /auth/forgot-password",
+                    "/auth/forgot-password",
+                    ("unknown email", {"email": "nobody@example.com"}),
+                    ("known email", {"email": "known@example.com"}),
+                    args.samples,
+                )
+
+    finally:
+        mail.stop()
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
+from flask_migrate import upgrade
 
 os.environ["APP_ENV"] = "testing"
 
@@ -107,8 +108,6 @@ def database(request):
         engine = postgres_engine()
         reset_postgres_schema(engine)
         engine.dispose()
-        from flask_migrate import upgrade
-
         with make_app(POSTGRES_URL).app_context():
             upgrade()
             db.engine.dispose()
@@ -122,11 +121,21 @@ def app_config():
 
 
 @pytest.fixture
-def app(database, tmp_path, app_config):
+def sqlite_schema():
+    """How the SQLite database of `app` gets its tables: "create_all" from the models
+    (fast, for most tests), or "migrations" for tests that read the schema's version
+    (readiness). Postgres always has the migrations' schema."""
+    return "create_all"
+
+
+@pytest.fixture
+def app(database, tmp_path, app_config, sqlite_schema):
     url = f"sqlite:///{tmp_path / 'test.db'}" if database == "sqlite" else POSTGRES_URL
     app = make_app(url, **app_config)
     with app.app_context():
-        if database == "sqlite":
+        if database == "sqlite" and sqlite_schema == "migrations":
+            upgrade()
+        elif database == "sqlite":
             db.create_all()
     yield app
     with app.app_context():

@@ -155,6 +155,39 @@ def call(
     return response.status, response.headers, (json.loads(content) if content and is_json else None)
 
 
+def oversized(kind: str, size: int) -> bytes:
+    """GET /healthz made `size` large in one way: a "request line" of `size` bytes or so, a
+    "header count" of `size` headers, a "header size" of one `size`-byte header; or, for
+    "not http", a line that is not HTTP at all."""
+    line, headers = b"GET /healthz HTTP/1.1", [b"Host: localhost"]
+    if kind == "request line":
+        line = b"GET /healthz?q=" + b"a" * size + b" HTTP/1.1"
+    elif kind == "header count":
+        headers += [b"X-Header-%d: value" % n for n in range(size)]
+    elif kind == "header size":
+        headers.append(b"X-Large: " + b"a" * size)
+    elif kind == "not http":
+        line = b"HELLO THERE"
+    return b"\r\n".join([line, *headers, b"Connection: close", b"", b""])
+
+
+def raw_call(base: str, request: bytes, *, tls: ssl.SSLContext | None = None, timeout: float = 10):
+    """Send `request` as it is, bytes a client library would refuse to write (a request
+    line of any length, any number of headers); returns (status, headers, body) like
+    `call`."""
+    url = urlsplit(base)
+    sock = socket.create_connection((url.hostname, url.port), timeout=timeout)
+    if tls:
+        sock = tls.wrap_socket(sock, server_hostname=url.hostname)
+    with sock:
+        sock.sendall(request)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        content = response.read()
+    is_json = response.headers.get_content_type() == "application/json"
+    return response.status, response.headers, (json.loads(content) if content and is_json else None)
+
+
 def wait_for(condition, what: str, seconds: float = 30, interval: float = 0.05):
     """Poll `condition()` until it returns something true, and return that; fail after
     `seconds` (a bound on a wait, not a measurement)."""

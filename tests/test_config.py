@@ -2,19 +2,42 @@
 
 Most tests give `load_config` an explicit environ; those that go through `create_app` set
 the process environment with monkeypatch and run in a temporary directory, so that the
-project's own `.env` is never read or written.
+project's own `.env` is never read or written. The entry points (`flask`, gunicorn) run as
+subprocesses, in a temporary directory too.
 """
 
+import base64
+import os
+import re
+import secrets
 import stat
+import subprocess
+import time
 
 import pytest
 from dotenv import dotenv_values
 
 from app import create_app
-from app.config import SECRET_NAMES, ConfigError, ensure_dev_secrets, load_config, validate_config
+from app.config import (
+    MIN_SECRET_BITS,
+    SECRET_NAMES,
+    ConfigError,
+    ensure_dev_secrets,
+    load_config,
+    validate_config,
+)
+from app.entropy import estimate_bits
+from tests.live import BIN, GUNICORN_CONF, ROOT, free_port
 
-ACCESS = "a" * 32
-REFRESH = "r" * 32
+# 32 random hex digits each: the shortest secrets production takes.
+ACCESS = "9f2c47e1b06d8a35c7e4f910b2d68a5e"
+REFRESH = "4b8e1d03f7a92c6e5d1b8f40a3c7e92d"
+# What production needs besides secrets; the defaults suit a developer's machine only.
+SAFE_PRODUCTION = {
+    "MAIL_BACKEND": "smtp",
+    "RESET_URL_TEMPLATE": "https://app.example.com/reset?token={token}",
+    "VERIFY_URL_TEMPLATE": "https://app.example.com/verify?token={token}",
+}
 
 
 def production(**env):
@@ -22,6 +45,7 @@ def production(**env):
         "APP_ENV": "production",
         "JWT_ACCESS_SECRET": ACCESS,
         "JWT_REFRESH_SECRET": REFRESH,
+        **SAFE_PRODUCTION,
         **env,
     }
 
@@ -92,9 +116,79 @@ def test_production_refuses_unsafe_secrets(env, named):
 
 
 def test_secret_length_is_counted_in_utf8_bytes():
-    config = validated(production(JWT_REFRESH_SECRET="é" * 16))
+    config = validated({"APP_ENV": "testing", "JWT_REFRESH_SECRET": "é" * 16})
 
     assert config["JWT_REFRESH_SECRET"] == "é" * 16
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "a" * 32,
+        "é" * 16,
+        "password" * 4,
+        "password" + "1" * 24,
+        "Summer2024!" * 3,
+        "correcthorsebatterystaplecorrecthorse",
+        "qwertyuiopasdfghjklzxcvbnm123456",
+        "abcdefghijklmnopqrstuvwxyz012345",
+        "0123456789" * 4,
+    ],
+    ids=lambda secret: secret[:12],
+)
+@pytest.mark.parametrize("name", SECRET_NAMES)
+def test_production_refuses_a_guessable_secret(name, secret):
+    with pytest.raises(ConfigError, match=f"{name} is too easy to guess"):
+        validated(production(**{name: secret}))
+
+
+def test_random_secrets_of_16_bytes_and_more_are_accepted():
+    # the smallest of many draws: hex of 16 bytes (32 characters), hex and base64 of 32
+    draws = [secrets.token_hex(16) for _ in range(200)]
+    draws += [secrets.token_hex(32) for _ in range(50)]
+    draws += [base64.b64encode(secrets.token_bytes(32)).decode() for _ in range(50)]
+    draws += [secrets.token_urlsafe(32) for _ in range(50)]
+
+    assert min(estimate_bits(secret) for secret in draws) > MIN_SECRET_BITS + 5
+    for access, refresh in zip(draws[::2], draws[1::2], strict=True):
+        validated(production(JWT_ACCESS_SECRET=access, JWT_REFRESH_SECRET=refresh))
+
+
+def test_the_guessability_estimate_takes_bounded_time_on_a_long_secret():
+    started = time.perf_counter()
+    estimate_bits("ab" * 100_000)
+
+    assert time.perf_counter() - started < 1
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ({"MAIL_BACKEND": "console"}, "MAIL_BACKEND=console"),
+        ({"RESET_URL_TEMPLATE": "http://app.example.com/r?t={token}"}, "RESET_URL_TEMPLATE"),
+        ({"VERIFY_URL_TEMPLATE": "http://app.example.com/v?t={token}"}, "VERIFY_URL_TEMPLATE"),
+        ({"RESET_URL_TEMPLATE": "https://localhost:5000/r?t={token}"}, "RESET_URL_TEMPLATE"),
+        ({"RESET_URL_TEMPLATE": "https://app.localhost/r?t={token}"}, "RESET_URL_TEMPLATE"),
+        ({"VERIFY_URL_TEMPLATE": "https://127.0.0.1/v?t={token}"}, "VERIFY_URL_TEMPLATE"),
+        ({"VERIFY_URL_TEMPLATE": "https://127.1.2.3/v?t={token}"}, "VERIFY_URL_TEMPLATE"),
+        ({"RESET_URL_TEMPLATE": "https://[::1]:8443/r?t={token}"}, "RESET_URL_TEMPLATE"),
+        ({"RESET_URL_TEMPLATE": "https://0.0.0.0/r?t={token}"}, "RESET_URL_TEMPLATE"),
+        ({"RESET_URL_TEMPLATE": "https://[::1/r?t={token}"}, "RESET_URL_TEMPLATE"),
+        ({"VERIFY_URL_TEMPLATE": "/verify?token={token}"}, "VERIFY_URL_TEMPLATE"),
+    ],
+)
+def test_production_refuses_what_only_suits_a_developer(setting, named):
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        validated(production(**setting))
+
+
+def test_development_defaults_stay_as_they_are():
+    config = validated(
+        {"APP_ENV": "development", "JWT_ACCESS_SECRET": "a" * 32, "JWT_REFRESH_SECRET": "b" * 32}
+    )
+
+    assert config["MAIL_BACKEND"] == "console"
+    assert config["RESET_URL_TEMPLATE"].startswith("http://localhost:")
 
 
 def test_create_app_refuses_to_start_in_production_without_secrets(tmp_path, monkeypatch):
@@ -105,6 +199,57 @@ def test_create_app_refuses_to_start_in_production_without_secrets(tmp_path, mon
     with pytest.raises(ConfigError, match="JWT_ACCESS_SECRET"):
         create_app({"DATABASE_URL": "sqlite://"})
     assert not (tmp_path / ".env").exists()
+
+
+ENTRY_POINTS = {
+    "gunicorn": [BIN / "gunicorn", "-c", GUNICORN_CONF, "wsgi:app"],
+    "flask routes": [BIN / "flask", "--app", "wsgi:app", "routes"],
+    "flask run": [BIN / "flask", "--app", "wsgi:app", "run", "--port", "{port}"],
+}
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ({"JWT_ACCESS_SECRET": None}, "JWT_ACCESS_SECRET is required"),
+        ({"JWT_REFRESH_SECRET": "password" * 4}, "JWT_REFRESH_SECRET is too easy to guess"),
+        ({"MAIL_BACKEND": "console"}, "MAIL_BACKEND=console"),
+        ({"VERIFY_URL_TEMPLATE": "http://localhost/v?t={token}"}, "VERIFY_URL_TEMPLATE="),
+        ({"JWT_ACCESS_TTL": "abc"}, "JWT_ACCESS_TTL='abc' is not valid"),
+    ],
+    ids=["no-secret", "guessable-secret", "console-mail", "http-link", "bad-integer"],
+)
+@pytest.mark.parametrize("entry_point", ENTRY_POINTS)
+def test_entry_points_refuse_a_bad_configuration_in_one_line(tmp_path, entry_point, setting, named):
+    """No traceback: `error: <why>` on stderr, and a non-zero exit; gunicorn's master stops
+    rather than booting workers again and again."""
+    port = str(free_port())
+    inherited = {k: v for k, v in os.environ.items() if k not in SECRET_NAMES}
+    env = {
+        **inherited,
+        **production(**setting),
+        "PYTHONPATH": str(ROOT),  # wsgi.py, from a directory without the project's .env
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'auth.db'}",
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "2",
+    }
+    command = [str(part).format(port=port) for part in ENTRY_POINTS[entry_point]]
+
+    result = subprocess.run(
+        command,
+        cwd=tmp_path,
+        env={name: value for name, value in env.items() if value is not None},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    output = result.stderr + result.stdout
+    assert result.returncode != 0, output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, output  # gunicorn too: once, not once per worker
+    assert named in errors[0]
+    assert "Traceback" not in output
 
 
 def test_production_refuses_debug_mode(tmp_path, monkeypatch):

@@ -11,7 +11,16 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import PASSWORD, private_schema
-from tests.live import GUNICORN_CONF, call, gunicorn, migrate, service_env, wait_for
+from tests.live import (
+    GUNICORN_CONF,
+    call,
+    gunicorn,
+    migrate,
+    oversized,
+    raw_call,
+    service_env,
+    wait_for,
+)
 
 EVIL_AGENT = 'curl "quoted" back\\slash\t{"log": "forged"}'
 
@@ -35,8 +44,10 @@ def test_gunicorn_defaults_are_sync_workers_two_per_cpu_plus_one(monkeypatch):
 
     assert settings["bind"] == "127.0.0.1:8000"
     assert settings["workers"] == 2 * len(os.sched_getaffinity(0)) + 1
-    assert settings["worker_class"] == "sync"
+    assert settings["worker_class"] == "app.gunicorn_worker.JsonErrorWorker"
     assert settings["forwarded_allow_ips"] == ""
+    limits = ("limit_request_line", "limit_request_fields", "limit_request_field_size")
+    assert [settings[name] for name in limits] == [4094, 50, 8190]
 
 
 def access_lines(log) -> list[dict]:
@@ -217,3 +228,28 @@ def test_two_sqlite_workers_under_concurrent_load_never_fail(tmp_path):
     assert len(statuses) == 200
     assert set(statuses) == {200}, sorted(set(statuses))
     assert "database is locked" not in log.read_text()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    with sqlite_service(tmp_path_factory.mktemp("limits")) as (base, _):
+        yield base
+
+
+@pytest.mark.parametrize(
+    ("kind", "size", "status", "code"),
+    [
+        ("request line", 5000, 414, "uri_too_long"),
+        ("header count", 60, 431, "headers_too_large"),
+        ("header size", 9000, 431, "headers_too_large"),
+        ("not http", 0, 400, "bad_request"),
+    ],
+)
+def test_requests_gunicorn_refuses_itself_get_the_json_envelope(service, kind, size, status, code):
+    answer = raw_call(service, oversized(kind, size))
+
+    assert raw_call(service, oversized("request line", 4000))[0] == 200  # within the limit
+    assert raw_call(service, oversized("header count", 40))[0] == 200
+    assert (answer[0], answer[2]["code"]) == (status, code)
+    assert answer[1]["Content-Type"] == "application/json"
+    assert set(answer[2]) == {"error", "code"}

@@ -54,6 +54,26 @@ def test_cors_preflight_allows_authorization_header(client):
     assert "authorization" in response.headers["Access-Control-Allow-Headers"].lower()
 
 
+@pytest.mark.parametrize("app_config", [{}, {"CORS_ORIGINS": [APP]}], ids=["no-cors", "cors"])
+@pytest.mark.parametrize("path", ["/auth/login", "/me", "/admin/users/1", "/openapi.json"])
+def test_options_answers_carry_no_html(client, path):
+    preflight = {"Origin": APP, "Access-Control-Request-Method": "POST"}
+
+    response = client.options(path, headers=preflight)
+
+    assert response.status_code == 200
+    assert response.data == b""
+    assert "Content-Type" not in response.headers
+    assert "OPTIONS" in response.headers["Allow"]
+
+
+def test_an_answer_without_a_body_has_no_content_type(client):
+    response = client.post("/auth/logout", json={"refreshToken": "not-a-token"})
+
+    assert (response.status_code, response.data) == (204, b"")
+    assert "Content-Type" not in response.headers
+
+
 def test_cors_origins_are_parsed_from_a_comma_separated_list():
     config = load_config({"CORS_ORIGINS": f"{APP}/, http://localhost:3000"})
     assert config["CORS_ORIGINS"] == [APP, "http://localhost:3000"]

@@ -1,11 +1,40 @@
-"""GET /healthz (liveness) and GET /readyz (readiness: the database answers)."""
+"""GET /healthz (liveness) and GET /readyz (readiness: the database answers, and its
+schema is migrated to this code's head).
+
+The `app` here gets its SQLite schema from the migrations, as Postgres does, so that
+readiness reads a real `alembic_version` on both databases.
+"""
 
 import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
 
-from tests.conftest import make_app
+from app.extensions import db
+from tests.conftest import make_app, private_schema
 from tests.test_errors import assert_error
 
 DEAD_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:1/test"  # nothing listens on port 1
+
+
+@pytest.fixture
+def sqlite_schema():
+    return "migrations"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database(request, tmp_path):
+    """The URL of a database without a single table."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+    else:
+        with private_schema("empty") as url:
+            yield url
+
+
+def not_ready(client) -> None:
+    response = client.get("/readyz")
+    assert_error(response, 503, "service_unavailable")
+    assert response.headers["Retry-After"] == "5"
 
 
 def test_healthz_says_the_process_serves(client):
@@ -56,3 +85,49 @@ def test_health_checks_need_no_token_and_take_no_body(client):
 
     assert response.status_code == 200
     assert client.post("/readyz").status_code == 405
+
+
+def test_a_database_without_tables_is_not_ready(empty_database):
+    app = make_app(empty_database)
+
+    not_ready(app.test_client())
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_a_schema_migrated_to_the_head_is_ready_and_one_behind_it_is_not(empty_database):
+    app = make_app(empty_database)
+    client = app.test_client()
+    with app.app_context():
+        upgrade()
+    assert client.get("/readyz").status_code == 200
+
+    with app.app_context(), db.engine.begin() as conn:  # as after `flask db downgrade base`
+        conn.execute(sa.text("DELETE FROM alembic_version"))
+    not_ready(client)
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_a_revision_from_a_later_release_is_ready(app, client):
+    """A newer release migrated first; this one keeps serving until it is replaced."""
+    with app.app_context(), db.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = 'from_the_future'"))
+
+    assert client.get("/readyz").status_code == 200
+
+
+def test_readiness_reads_the_schema_version_in_one_statement(app, client):
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            assert client.get("/readyz").status_code == 200
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+
+    assert statements == ["SELECT version_num FROM alembic_version"]

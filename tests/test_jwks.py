@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from werkzeug.serving import make_server
 
 from tests.conftest import PASSWORD, key_config
+from tests.live import call
 
 ROOT = Path(__file__).resolve().parents[1]
 JWKS = "/.well-known/jwks.json"
@@ -94,6 +95,22 @@ def test_etag_changes_with_the_published_keys(deploy, client, key_files):
     assert [jwk["kid"] for jwk in response.json["keys"]] == [
         rotated.extensions["jwt_keys"].signer.kid
     ]
+
+
+def test_jwks_over_a_real_server_has_one_date_header(app):
+    with serving(app) as base:
+        status, headers, _ = call(base, "GET", JWKS)
+        revalidated = call(base, "GET", JWKS, headers={"If-None-Match": headers["ETag"]})
+
+    assert (status, len(headers.get_all("Date"))) == (200, 1)
+    assert (revalidated[0], len(revalidated[1].get_all("Date"))) == (304, 1)
+
+
+def test_jwks_ignores_range_and_if_match(client):
+    """A key set is served whole: no 206 of part of it, no 412 without the envelope."""
+    assert client.get(JWKS, headers={"Range": "bytes=0-9"}).status_code == 200
+    assert client.get(JWKS, headers={"If-Match": '"other"'}).status_code == 200
+    assert client.get(JWKS, headers={"If-None-Match": "*"}).status_code == 304
 
 
 # --- a downstream service that knows only the JWKS URL ------------------------------------

@@ -18,6 +18,7 @@ from app import keys
 from app.commands.keys import keys as keys_cli
 from app.config import ConfigError, load_config, validate_config
 from tests.conftest import key_config, make_app
+from tests.test_config import REFRESH, SAFE_PRODUCTION
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -149,12 +150,12 @@ def test_asymmetric_access_tokens_need_no_access_secret(tmp_path, key_files):
 
 
 def production(**env):
-    return load_config({"APP_ENV": "production", "BCRYPT_ROUNDS": "12", **env})
+    return load_config({"APP_ENV": "production", "BCRYPT_ROUNDS": "12", **SAFE_PRODUCTION, **env})
 
 
 def test_production_with_rs256_needs_the_refresh_secret_only(key_files):
     env = {"JWT_ALGORITHM": "RS256", "JWT_PRIVATE_KEY_FILE": key_files["a"]}
-    validate_config(production(**env, JWT_REFRESH_SECRET="r" * 32))
+    validate_config(production(**env, JWT_REFRESH_SECRET=REFRESH))
     with pytest.raises(ConfigError, match="JWT_REFRESH_SECRET is required"):
         validate_config(production(**env))
     with pytest.raises(ConfigError, match="JWT_REFRESH_SECRET must be at least 32 bytes"):

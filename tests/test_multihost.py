@@ -9,25 +9,39 @@ installs it).
 """
 
 import json
+import secrets
 import uuid
 from contextlib import ExitStack
 
 import pytest
+from aiosmtpd.controller import Controller
 
-from tests.conftest import PASSWORD, REDIS_URL, at_once, private_schema, redis_or_skip
-from tests.live import call, gunicorn, migrate, service_env, wait_for
+from tests.conftest import PASSWORD, REDIS_URL, Mailbox, at_once, private_schema, redis_or_skip
+from tests.live import (
+    call,
+    free_port,
+    gunicorn,
+    migrate,
+    oversized,
+    raw_call,
+    service_env,
+    wait_for,
+)
 from tests.nginx import nginx
 
 HOSTS = {
     "APP_ENV": "production",
-    "JWT_ACCESS_SECRET": "multihost-access-secret-0123456789abcdef",
-    "JWT_REFRESH_SECRET": "multihost-refresh-secret-0123456789abcdef",
+    "JWT_ACCESS_SECRET": secrets.token_urlsafe(48),
+    "JWT_REFRESH_SECRET": secrets.token_urlsafe(48),
     "BCRYPT_ROUNDS": "10",
     "TRUSTED_PROXY_COUNT": "1",
     "RATELIMIT_ENABLED": "true",
     "RATELIMIT_STORAGE_URI": REDIS_URL,
     "RATELIMIT_LOGIN": "6 per minute",
-    "MAIL_BACKEND": "console",
+    "MAIL_BACKEND": "smtp",
+    "SMTP_HOST": "127.0.0.1",
+    "RESET_URL_TEMPLATE": "https://app.example.com/reset?token={token}",
+    "VERIFY_URL_TEMPLATE": "https://app.example.com/verify?token={token}",
 }
 
 
@@ -45,8 +59,13 @@ def cluster(tmp_path_factory):
     prefix = f"multihost-{uuid.uuid4().hex}"
     directory = tmp_path_factory.mktemp("multihost")
     logs = (directory / "a.log", directory / "b.log")
+    mail = Controller(Mailbox(), hostname="127.0.0.1", port=free_port())
+    mail.start()
     with private_schema("multihost") as url, ExitStack() as running:
-        env = service_env(**HOSTS, DATABASE_URL=url, RATELIMIT_KEY_PREFIX=prefix)
+        running.callback(mail.stop)
+        env = service_env(
+            **HOSTS, DATABASE_URL=url, RATELIMIT_KEY_PREFIX=prefix, SMTP_PORT=str(mail.port)
+        )
         migrate(env)
         a, b = (running.enter_context(gunicorn(env, log=log)) for log in logs)
         yield Cluster(a, b, logs, store, prefix)
@@ -217,3 +236,36 @@ def test_nginx_answers_the_503_envelope_when_no_instance_is_up(tmp_path):
 
     assert (status, body["code"]) == (503, "service_unavailable")
     assert headers["Retry-After"] == "5"
+
+
+@pytest.mark.parametrize(
+    ("port", "kind", "size", "status", "code"),
+    [
+        ("https", "request line", 9000, 414, "uri_too_long"),  # over nginx's 8 KiB
+        ("https", "request line", 5000, 414, "uri_too_long"),  # over gunicorn's 4 KiB only
+        ("https", "header size", 9000, 431, "headers_too_large"),  # over nginx's 8 KiB
+        ("https", "header count", 60, 431, "headers_too_large"),  # gunicorn's; nginx counts none
+        ("https", "not http", 0, 400, "bad_request"),
+        # plain HTTP: what nginx refuses before its redirect to HTTPS
+        ("http", "request line", 9000, 414, "uri_too_long"),
+        ("http", "header size", 9000, 431, "headers_too_large"),
+        ("http", "not http", 0, 400, "bad_request"),
+    ],
+)
+def test_what_nginx_or_an_instance_refuses_before_the_app_is_the_envelope(
+    front, port, kind, size, status, code
+):
+    tls = front.tls if port == "https" else None
+
+    status_, headers, body = raw_call(getattr(front, port), oversized(kind, size), tls=tls)
+
+    assert (status_, body["code"]) == (status, code)
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Cache-Control"] == "no-store"
+
+
+def test_the_error_pages_of_nginx_are_not_served_to_clients(front):
+    status, headers, body = call(front.https, "GET", "/.errors/503", tls=front.tls)
+
+    assert (status, body["code"]) == (404, "not_found")
+    assert "Retry-After" not in headers
