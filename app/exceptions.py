@@ -49,6 +49,20 @@ class WrongPassword(ServiceError):
     message = "The password is incorrect."
 
 
+class InvalidVerificationToken(ServiceError):
+    message = "The verification token is invalid, used or expired."
+
+
+class ResendTooSoon(ServiceError):
+    """A verification link went out moments ago; `retry_after` seconds until the next."""
+
+    message = "A verification link was sent moments ago; wait before asking again."
+
+    def __init__(self, retry_after: int):
+        super().__init__()
+        self.retry_after = retry_after
+
+
 class SignInRefused(ServiceError):
     """The account may not sign in or refresh. `reason` names why, for the audit log."""
 
