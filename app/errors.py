@@ -92,6 +92,7 @@ ANSWERS: dict[type[refused.ServiceError], Answer] = {
     refused.InvalidCredentials: Answer(401, "invalid_credentials"),
     # 400, not 401: the access token is fine; a client must not take this for "signed out".
     refused.WrongPassword: Answer(400, "invalid_credentials"),
+    refused.InvalidResetToken: Answer(400, "invalid_reset_token"),
     refused.InvalidVerificationToken: Answer(400, "invalid_verification_token"),
     refused.ResendTooSoon: Answer(
         429, "rate_limited", lambda exc: {"Retry-After": str(exc.retry_after)}

@@ -49,6 +49,10 @@ class WrongPassword(ServiceError):
     message = "The password is incorrect."
 
 
+class InvalidResetToken(ServiceError):
+    message = "The reset token is invalid or has expired."
+
+
 class InvalidVerificationToken(ServiceError):
     message = "The verification token is invalid, used or expired."
 
