@@ -12,7 +12,8 @@ job, is the unit of work: it commits once, and only after the commit writes the 
 events (`app.audit`), so the log never records what was rolled back. A refusal that must
 still persist something (a reused refresh token ends its session) is committed by the
 view, explicitly, before it lets the exception through. A service may roll back to
-release its locks before it refuses.
+release its locks before it refuses. The one exception is `app/purge.py`, maintenance
+whose every batch is a short transaction of its own, by design.
 """
 
 import logging
