@@ -6,9 +6,9 @@ chain, and, through the `sid` claim, every access token of it. The first token p
 session, and every later one, is built here (`issue_pair`).
 
 A login checks the password (bcrypt: a quarter of a second at the default cost) before it
-opens its session, and a password reset may commit meanwhile. So the session is opened only if the
-user's `credential_version` is still the one the login read (`start_session`), and every
-change that ends all sessions bumps that version before ending them
+opens its session, and a password reset may commit meanwhile. So the session is opened
+only if the user's `credential_version` is still the one the login read (`start_session`),
+and every change that ends all sessions bumps that version before ending them
 (`credentials_changed`): either the login sees the bump and opens nothing, or the change
 sees the login's session and ends it. The row locks this takes follow `app.locks`.
 
