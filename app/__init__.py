@@ -1,4 +1,20 @@
-"""The JWT authentication service: `create_app` builds it."""
+"""The JWT authentication service: `create_app` builds it.
+
+Two layers. The web layer (the blueprints, `security`, `cookies`, `schemas`, `errors`)
+reads the request and answers it. The core (`sessions`, `rotation`, `users`,
+`verification`, `email_tokens`, `tokens`...) takes plain arguments, never reads the
+request, and refuses with the exceptions of `app/exceptions.py`, which `app/errors.py`
+alone turns into HTTP answers.
+
+Who commits and who audits, everywhere: services do neither. They write through
+`db.session` and return (or raise); the caller, a view, a `flask` command or a background
+job, is the unit of work: it commits once, and only after the commit writes the audit
+events (`app.audit`), so the log never records what was rolled back. A refusal that must
+still persist something (a reused refresh token ends its session) is committed by the
+view, explicitly, before it lets the exception through. A service may roll back to
+release its locks before it refuses. The one exception is `app/purge.py`, maintenance
+whose every batch is a short transaction of its own, by design.
+"""
 
 import logging
 import os
@@ -10,16 +26,11 @@ from dotenv import find_dotenv, load_dotenv
 from flask import Flask
 from flask.helpers import get_debug_flag
 
+from app import audit, database, headers, health, keys, outbox, proxies, ratelimit, tokens
 from app import config as configuration
-from app import database, health, keys, tokens
-from app.audit import init_audit
 from app.bodies import Request
 from app.errors import register_error_handlers
 from app.extensions import db, migrate
-from app.headers import init_headers
-from app.outbox import init_outbox
-from app.proxies import trust_proxies
-from app.ratelimit import init_rate_limits
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -33,9 +44,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)
-    init_audit(app)
-    init_headers(app)
-    trust_proxies(app)
+    audit.init_app(app)
+    headers.init_app(app)
+    proxies.init_app(app)
     return app
 
 
@@ -72,8 +83,8 @@ def register_extensions(app: Flask) -> None:
     database.init_app(app)
     migrate.init_app(app, db)
     health.init_app(app)  # readiness compares the schema with Flask-Migrate's folder
-    init_rate_limits(app)
-    init_outbox(app)
+    ratelimit.init_app(app)
+    outbox.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

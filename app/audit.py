@@ -11,9 +11,12 @@ import re
 import sys
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, g, has_request_context, request
+
+if TYPE_CHECKING:
+    from app import users
 
 logger = logging.getLogger("app.audit")
 
@@ -36,7 +39,17 @@ def audit(event: str, *, user_id: int | None = None, **fields: Any) -> None:
     logger.info(json.dumps(record, default=str))
 
 
-def init_audit(app: Flask) -> None:
+def audit_change(change: "users.Change", **actor: Any) -> None:
+    """Audit what an admin (`admin_id`) or an operator (`source="cli"`) changed of an
+    account: one event per field that changed."""
+    user = change.user
+    if change.role_changed:
+        audit("user_role_changed", user_id=user.id, role=user.role, **actor)
+    if change.disabled_changed:
+        audit("user_disabled" if user.disabled else "user_enabled", user_id=user.id, **actor)
+
+
+def init_app(app: Flask) -> None:
     """Send audit lines to stdout as bare JSON, and tag every request with an id.
 
     Under APP_ENV=testing no handler is attached; tests collect the lines themselves.

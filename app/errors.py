@@ -1,17 +1,23 @@
 """The one JSON error envelope of the contract, for every error the service can answer.
 
-Views raise `APIError` (or call `abort`); they never build error JSON themselves.
+The core raises the exceptions of `app/exceptions.py`, which know nothing of HTTP; the
+`ANSWERS` table below is the one place that gives each its status, code and headers.
+Views raise those exceptions, `APIError` for what only the web layer refuses (a malformed
+body, a missing cookie), or call `abort`; they never build error JSON themselves.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, jsonify
 from marshmallow import ValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
-from app.tokens import TokenError
+from app import exceptions as refused
+from app.database import database_unreachable, driver_reason
 
 # Machine-readable codes for the HTTP errors Werkzeug raises by itself.
 HTTP_CODES = {
@@ -60,6 +66,60 @@ class APIError(Exception):
         self.headers = headers or {}
 
 
+REALM = 'Bearer realm="api"'
+
+
+def _challenge(error: str, description: str) -> dict[str, str]:
+    """RFC 6750's WWW-Authenticate header for a refused bearer token."""
+    return {"WWW-Authenticate": f'{REALM}, error="{error}", error_description="{description}"'}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How a domain exception is answered. `code` None: the exception's own `code`."""
+
+    status: int
+    code: str | None = None
+    headers: Callable[[Any], dict[str, str]] = field(default=lambda exc: {})
+
+
+# Every domain exception's answer; a subclass not listed takes its nearest base's.
+ANSWERS: dict[type[refused.ServiceError], Answer] = {
+    refused.EmailTaken: Answer(409, "email_taken"),
+    refused.LastAdmin: Answer(409, "last_admin"),
+    refused.UserNotFound: Answer(404, "not_found"),
+    refused.SessionNotFound: Answer(404, "not_found"),
+    refused.InvalidCredentials: Answer(401, "invalid_credentials"),
+    # 400, not 401: the access token is fine; a client must not take this for "signed out".
+    refused.WrongPassword: Answer(400, "invalid_credentials"),
+    refused.InvalidResetToken: Answer(400, "invalid_reset_token"),
+    refused.InvalidVerificationToken: Answer(400, "invalid_verification_token"),
+    refused.ResendTooSoon: Answer(
+        429, "rate_limited", lambda exc: {"Retry-After": str(exc.retry_after)}
+    ),
+    refused.AccountDisabled: Answer(403, "account_disabled"),
+    refused.EmailNotVerified: Answer(403, "email_unverified"),
+    refused.TokenError: Answer(401),
+    refused.MissingAccessToken: Answer(
+        401, "missing_token", lambda exc: {"WWW-Authenticate": REALM}
+    ),
+    refused.InvalidAccessToken: Answer(
+        401, headers=lambda exc: _challenge("invalid_token", exc.message)
+    ),
+    refused.InsufficientRole: Answer(
+        403,
+        "insufficient_role",
+        lambda exc: _challenge("insufficient_scope", f"The {exc.role} role is required."),
+    ),
+}
+
+
+def _answer(exc: refused.ServiceError) -> APIError:
+    answer = next(ANSWERS[kind] for kind in type(exc).__mro__ if kind in ANSWERS)
+    code = answer.code or exc.code
+    return APIError(answer.status, code, exc.message, headers=answer.headers(exc))
+
+
 def error_response(error: APIError):
     body: dict[str, Any] = {"error": error.message, "code": error.code}
     if error.details is not None:
@@ -88,9 +148,9 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(APIError, error_response)
     app.register_error_handler(HTTPException, _from_http_exception)
 
-    @app.errorhandler(TokenError)
-    def token_error(exc: TokenError):
-        return error_response(APIError(401, exc.code, exc.message))
+    @app.errorhandler(refused.ServiceError)
+    def service_error(exc: refused.ServiceError):
+        return error_response(_answer(exc))
 
     @app.errorhandler(ValidationError)
     def validation_error(exc: ValidationError):
@@ -120,21 +180,3 @@ def register_error_handlers(app: Flask) -> None:
     def unexpected(exc: Exception):
         app.logger.exception("unexpected error")
         return error_response(APIError(500, "internal_error", MESSAGES[500]))
-
-
-def database_unreachable(exc: Exception) -> bool:
-    """Whether a database error means "gone or too slow" (503) rather than a bug (500).
-
-    OperationalError covers refused and timed-out connections and statement timeouts;
-    InterfaceError a connection closed under us; `connection_invalidated` any error that
-    the dialect recognised as a lost connection; PoolTimeoutError an exhausted pool.
-    """
-    return isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError) or bool(
-        getattr(exc, "connection_invalidated", False)
-    )
-
-
-def driver_reason(exc: Exception) -> str:
-    """The driver's message ("connection refused", "statement timeout"), never the SQL or
-    its parameters, which str(exc) would include."""
-    return str(getattr(exc, "orig", None) or type(exc).__name__).splitlines()[0]

@@ -22,7 +22,7 @@ class Response(flask.Response):
     default_mimetype = None
 
 
-def init_headers(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     app.response_class = Response
     origins = app.config["CORS_ORIGINS"]
     if origins:

@@ -119,7 +119,8 @@ class Outbox:
             self.app.logger.error("shutting down with %d mail job(s) not done", self._pending)
 
 
-def init_outbox(app: Flask) -> None:
+def init_app(app: Flask) -> None:
+    """Give the app its outbox (its worker thread starts with the first job)."""
     app.extensions["outbox"] = Outbox(app)
 
 

@@ -14,11 +14,15 @@ it; an address is kept in its canonical form (`2001:db8::1`).
 
 import ipaddress
 
-from flask import Flask
+from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.sessions import ClientInfo
 
-def trust_proxies(app: Flask) -> None:
+USER_AGENT_LENGTH = 512  # what the sessions' and refresh tokens' column keeps
+
+
+def init_app(app: Flask) -> None:
     """Believe X-Forwarded-* only from the TRUSTED_PROXY_COUNT proxies in front of us."""
     count = app.config["TRUSTED_PROXY_COUNT"]
     if count:
@@ -48,3 +52,9 @@ def checked_address(wsgi_app):
         return wsgi_app(environ, start_response)
 
     return app
+
+
+def client_info() -> ClientInfo:
+    """The client of this request, as the sessions keep it: its address, believed as
+    above, and its user agent."""
+    return ClientInfo(request.remote_addr, request.user_agent.string[:USER_AGENT_LENGTH] or None)

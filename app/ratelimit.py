@@ -85,7 +85,8 @@ def _on_breach(request_limit) -> None:
     audit("rate_limited", endpoint=request.endpoint, limit=str(request_limit.limit))
 
 
-def init_rate_limits(app: Flask) -> None:
+def init_app(app: Flask) -> None:
+    """Check the RATELIMIT_* limits and bind the limiter with fail-open defaults."""
     for setting in LIMIT_SETTINGS:
         try:
             parse_many(app.config[setting])

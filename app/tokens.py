@@ -25,6 +25,7 @@ from typing import Any
 import jwt
 from flask import Flask, current_app
 
+from app.exceptions import TokenError
 from app.keys import KeySet, current_keys
 
 ACCESS_TYP = "at+jwt"
@@ -34,15 +35,6 @@ REQUIRED_CLAIMS = ["exp", "iat", "nbf", "sub", "jti", "iss", "aud"]
 VERIFIED_ACCESS_TOKENS = "verified_access_tokens"
 # Enough for the tokens in use at once on one worker; a miss only costs a verification.
 VERIFIED_CACHE_SIZE = 4096
-
-
-class TokenError(Exception):
-    """A token that must not be accepted. `code` is the contract's error code."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)

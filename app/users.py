@@ -7,19 +7,24 @@ admin first locks the enabled admins' rows (`locks.lock_users`) and only then co
 Functions here never commit; the caller does, once.
 """
 
+from typing import NamedTuple
+
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from app import email_tokens, sessions
-from app.errors import APIError
+from app.exceptions import EmailTaken, LastAdmin, UserNotFound
 from app.extensions import db
 from app.locks import lock_users
 from app.models import ADMIN, USER, User
 
-EMAIL_TAKEN = APIError(409, "email_taken", "An account with this email already exists.")
-LAST_ADMIN = APIError(
-    409, "last_admin", "This is the last enabled admin: promote another admin first."
-)
+
+class Change(NamedTuple):
+    """What `change` did: the user as it now is, and which of its fields it changed."""
+
+    user: User
+    role_changed: bool
+    disabled_changed: bool
 
 
 def _enabled_admin():
@@ -27,12 +32,12 @@ def _enabled_admin():
 
 
 def create_user(email: str, password: str, *, role: str = USER, verified: bool = False) -> User:
-    """Add an account (flushed, so it has an id); 409 `email_taken` if the email is in use.
+    """Add an account (flushed, so it has an id); EmailTaken if the email is in use.
 
     `email` must already be normalised and `password` checked against the policy.
     """
     if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
-        raise EMAIL_TAKEN
+        raise EmailTaken()
     user = User(email=email, role=role, email_verified=verified)
     user.set_password(password)
     db.session.add(user)
@@ -40,15 +45,15 @@ def create_user(email: str, password: str, *, role: str = USER, verified: bool =
         db.session.flush()
     except IntegrityError:  # a concurrent registration of the same email won
         db.session.rollback()
-        raise EMAIL_TAKEN from None
+        raise EmailTaken() from None
     return user
 
 
 def get_by_email(email: str) -> User:
-    """The account with this (normalised) email, or 404 `not_found`."""
+    """The account with this (normalised) email; UserNotFound if there is none."""
     user = db.session.scalar(sa.select(User).where(User.email == email))
     if user is None:
-        raise APIError(404, "not_found", f"There is no user with the email {email}.")
+        raise UserNotFound(f"There is no user with the email {email}.")
     return user
 
 
@@ -66,8 +71,8 @@ def search(email_prefix: str | None, offset: int, limit: int) -> tuple[list[User
     return list(found), total
 
 
-def change(user_id: int, *, role: str | None = None, disabled: bool | None = None) -> User:
-    """Set a user's role and/or disabled flag; 404 `not_found`, 409 `last_admin`.
+def change(user_id: int, *, role: str | None = None, disabled: bool | None = None) -> Change:
+    """Set a user's role and/or disabled flag; UserNotFound, LastAdmin.
 
     Takes effect on the user's next request. A role change and disabling both end every
     session of the user (`sessions.credentials_changed`), logins in flight included: an
@@ -78,9 +83,10 @@ def change(user_id: int, *, role: str | None = None, disabled: bool | None = Non
     lock_users(sa.or_(User.id == user_id, _enabled_admin()))
     user = db.session.get(User, user_id, populate_existing=True)
     if user is None:
-        raise APIError(404, "not_found", "There is no such user.")
+        raise UserNotFound()
     was_enabled_admin = user.role == ADMIN and not user.disabled
     role_changed = role is not None and role != user.role
+    disabled_changed = disabled is not None and disabled != user.disabled
     if role is not None:
         user.role = role
     if disabled is not None:
@@ -91,9 +97,9 @@ def change(user_id: int, *, role: str | None = None, disabled: bool | None = Non
         )
         if not others:
             db.session.rollback()
-            raise LAST_ADMIN
+            raise LastAdmin()
     if role_changed or disabled:
         sessions.credentials_changed(user)
     if disabled:
         email_tokens.revoke_all(user_id)
-    return user
+    return Change(user, role_changed, disabled_changed)

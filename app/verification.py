@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app import email_tokens, outbox
+from app.exceptions import InvalidVerificationToken, ResendTooSoon
 from app.extensions import db
 from app.locks import lock_user
 from app.models import EmailToken, User, utcnow
@@ -52,24 +53,23 @@ def _wait_before_resend(user: User) -> int:
     return max(0, math.ceil(interval - (utcnow() - last).total_seconds()))
 
 
-def resend(user: User) -> int:
-    """Send an unverified `user` a new link unless one went out too recently; commits.
+def reissue(user: User) -> str | None:
+    """A new verification token for an unverified `user`, to `send` once committed.
 
-    Returns 0 when it sent one (or there is nothing to send: the address is verified, or
-    the account disabled), else the seconds to wait before asking again.
+    None when there is nothing to send: the address is verified, or the account disabled.
+    ResendTooSoon when a link went out less than VERIFY_RESEND_INTERVAL seconds ago.
     """
     lock_user(user.id)
     db.session.refresh(user)
     # A disabled account gets no link: disabling spent its links, and must stay so.
-    done = user.email_verified or user.disabled
-    wait = 0 if done else _wait_before_resend(user)
-    if done or wait:
+    if user.email_verified or user.disabled:
         db.session.rollback()
-        return wait
-    token = issue(user)
-    db.session.commit()
-    send(user, token)
-    return 0
+        return None
+    wait = _wait_before_resend(user)
+    if wait:
+        db.session.rollback()
+        raise ResendTooSoon(wait)
+    return issue(user)
 
 
 def mark_verified(user_id: int) -> None:
@@ -78,15 +78,12 @@ def mark_verified(user_id: int) -> None:
     db.session.execute(sa.update(User).where(User.id == user_id).values(email_verified=True))
 
 
-def confirm(token: str) -> bool:
-    """Spend a verification token and mark its user's address verified; commits.
-
-    False when the token is unknown, used or expired.
-    """
+def confirm(token: str) -> int:
+    """Spend a verification token, mark its user's address verified, and return the user's
+    id. InvalidVerificationToken when the token is unknown, used or expired."""
     user_id = email_tokens.spend(token, PURPOSE)
     if user_id is None:
         db.session.rollback()
-        return False
+        raise InvalidVerificationToken()
     mark_verified(user_id)
-    db.session.commit()
-    return True
+    return user_id

@@ -17,7 +17,7 @@ from flask_jwt_extended import create_access_token
 
 from app.extensions import db
 from app.models import LoginSession, RefreshToken, User, new_id, utcnow
-from app.sessions import start_session
+from app.sessions import ClientInfo, start_session
 
 PASSWORD = "bench: correct horse battery staple"
 BATCH = 20_000
@@ -71,7 +71,8 @@ def seed_clients(app: Flask, folder: Path, users: int, refresh_sets: dict[str, i
     """
     folder.mkdir(parents=True, exist_ok=True)
     clients = Clients(folder)
-    with app.test_request_context(headers={"User-Agent": "bench"}):
+    client = ClientInfo("127.0.0.1", "bench")
+    with app.app_context():
         password_hash = bcrypt.hashpw(
             PASSWORD.encode(), bcrypt.gensalt(app.config["BCRYPT_ROUNDS"])
         ).decode()
@@ -82,9 +83,9 @@ def seed_clients(app: Flask, folder: Path, users: int, refresh_sets: dict[str, i
         db.session.add_all(accounts)
         db.session.flush()
         clients.user_ids = [user.id for user in accounts]
-        bearer = [(user.id, start_session(user).access_token) for user in accounts]
+        bearer = [(user.id, start_session(user, client).access_token) for user in accounts]
         refresh = {
-            name: [start_session(accounts[n % users]).refresh_token for n in range(count)]
+            name: [start_session(accounts[n % users], client).refresh_token for n in range(count)]
             for name, count in refresh_sets.items()
         }
         login = [(user.email, PASSWORD) for user in accounts]

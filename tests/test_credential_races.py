@@ -184,7 +184,7 @@ def test_a_refresh_racing_a_change_is_refused_or_ended(account, database, monkey
         lambda: account.client().post("/auth/refresh", json={"refreshToken": phone["refreshToken"]})
     )
     hold = Hold(refresh.thread)
-    # rotate() calls it right after its read, before any write
+    # rotation.rotate() calls it right after its read, before any write
     monkeypatch.setattr(sessions, "check_may_sign_in", hold.after(sessions.check_may_sign_in))
     refresh.start()
     hold.wait_reached()

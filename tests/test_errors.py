@@ -5,13 +5,17 @@ object, values of the wrong type or that UTF-8 cannot carry, an unexpected excep
 database that is down, and the headers every response carries.
 """
 
+import importlib
 import io
 import json
 import logging
+import pkgutil
 
 import pytest
 import sqlalchemy as sa
 
+from app import exceptions
+from app.errors import ANSWERS
 from tests.conftest import make_app
 
 LOGIN = "/auth/login"
@@ -281,3 +285,25 @@ def test_logged_database_outage_names_no_credentials(caplog, monkeypatch):
     assert_error(response, 503, "service_unavailable")
     assert "database unavailable" in caplog.text
     assert "hunter2-password" not in caplog.text
+
+
+def _raised(kind=exceptions.ServiceError):
+    """The exceptions of app.exceptions that have no subclass: those the code raises."""
+    for sub in kind.__subclasses__():
+        yield from _raised(sub) if sub.__subclasses__() else [sub]
+
+
+@pytest.mark.parametrize("kind", list(_raised()), ids=lambda kind: kind.__name__)
+def test_every_domain_exception_has_an_answer(kind):
+    """Listed in errors.ANSWERS, itself or through a base more precise than ServiceError."""
+    assert any(base in ANSWERS for base in kind.__mro__ if base is not exceptions.ServiceError)
+
+
+def test_no_module_keeps_an_exception_instance():
+    """A raised instance keeps its traceback and every frame's locals (a password) alive."""
+    import app
+
+    for info in pkgutil.walk_packages(app.__path__, "app."):
+        module = importlib.import_module(info.name)
+        kept = [name for name, value in vars(module).items() if isinstance(value, BaseException)]
+        assert not kept, f"{info.name} keeps {kept}"

@@ -85,6 +85,15 @@ def test_verifying_marks_the_account_verified(client, smtp_server, auth):
     assert auth.me(tokens).json["emailVerified"] is True
 
 
+def test_verifying_is_audited(client, smtp_server, auth, audit_log):
+    auth.register()
+    (token,) = tokens_in(smtp_server)
+    assert verify(client, token).status_code == 200
+    assert (audit_log[-1]["event"], audit_log[-1]["user_id"]) == ("email_verified", 1)
+    assert verify(client, token).status_code == 400
+    assert [line["event"] for line in audit_log].count("email_verified") == 1
+
+
 def test_a_verification_token_works_once(client, smtp_server, auth):
     auth.register()
     (token,) = tokens_in(smtp_server)

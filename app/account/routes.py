@@ -1,20 +1,18 @@
 """The signed-in user's own account: profile, password, sessions, deletion."""
 
-from flask import Blueprint, g
+from flask import Blueprint
 
 from app import cookies, email_tokens, sessions
-from app.errors import APIError
+from app.audit import audit
+from app.exceptions import WrongPassword
 from app.extensions import db
 from app.models import isoformat
+from app.proxies import client_info
 from app.ratelimit import limit, user_key
 from app.schemas import ChangePasswordSchema, DeleteAccountSchema, check_password_for, load_body
-from app.security import current_user, login_required
+from app.security import current_session_id, current_user, login_required
 
 bp = Blueprint("account", __name__)
-
-# 400, not 401: the access token is fine, and a client must not take this for "signed out".
-WRONG_PASSWORD = APIError(400, "invalid_credentials", "The password is incorrect.")
-NO_SUCH_SESSION = APIError(404, "not_found", "There is no such session.")
 
 
 @bp.get("")
@@ -33,14 +31,16 @@ def change_password():
     data = load_body(ChangePasswordSchema())
     user = current_user()
     if not user.check_password(data["current_password"]):
-        raise WRONG_PASSWORD
+        raise WrongPassword()
     check_password_for(user.email, data["new_password"], "newPassword")
     user.set_password(data["new_password"])
     sessions.credentials_changed(user)
     email_tokens.revoke_all(user.id, email_tokens.RESET)
+    user_id = user.id  # read before the commit expires it, which would cost a query
     # Cannot be None: this transaction holds the user's row since credentials_changed.
-    pair = sessions.start_session(user)
+    pair = sessions.start_session(user, client_info())
     db.session.commit()
+    audit("password_changed", user_id=user_id, session_id=pair.session_id)
     return cookies.token_response(pair, cookies.requested())
 
 
@@ -56,7 +56,7 @@ def list_sessions():
                 "lastUsedAt": isoformat(session.last_used_at),
                 "userAgent": session.user_agent,
                 "ip": session.ip,
-                "current": session.id == g.session_id,
+                "current": session.id == current_session_id(),
             }
             for session in sessions.live_sessions(current_user().id)
         ]
@@ -67,9 +67,10 @@ def list_sessions():
 @login_required
 def end_session(session_id: str):
     """End one of the caller's sessions: its refresh and access tokens stop working."""
-    if not sessions.end_live_session(current_user().id, session_id):
-        raise NO_SUCH_SESSION
+    user_id = current_user().id
+    sessions.end_live_session(user_id, session_id)
     db.session.commit()
+    audit("session_ended", user_id=user_id, session_id=session_id)
     return "", 204
 
 
@@ -82,10 +83,12 @@ def delete_account():
     data = load_body(DeleteAccountSchema())
     user = current_user()
     if not user.check_password(data["password"]):
-        raise WRONG_PASSWORD
+        raise WrongPassword()
     # Before the row goes: a login in flight then opens nothing, and the deletion's lock on
     # the row comes after those on the sessions (the order of app.locks).
+    user_id = user.id
     sessions.credentials_changed(user)
     db.session.delete(user)
     db.session.commit()
+    audit("account_deleted", user_id=user_id)
     return cookies.signed_out()

@@ -1,8 +1,9 @@
 """User administration for admins: list accounts, change a role, disable or enable."""
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
 from app import users
+from app.audit import audit_change
 from app.extensions import db
 from app.models import ADMIN, User
 from app.schemas import INT32_MAX, UserListQuery, UserUpdateSchema, load_body, load_query
@@ -36,7 +37,8 @@ def list_users():
 def update_user(user_id: int):
     """Change an account's role and/or disabled flag; it applies on the user's next request."""
     data = load_body(UserUpdateSchema())
-    user = users.change(user_id, role=data.get("role"), disabled=data.get("disabled"))
+    admin_id = current_user().id  # read before the commit expires it
+    change = users.change(user_id, role=data.get("role"), disabled=data.get("disabled"))
     db.session.commit()
-    current_app.logger.info("admin %s changed user %s: %s", current_user().id, user_id, data)
-    return _user_json(user)
+    audit_change(change, admin_id=admin_id)
+    return _user_json(change.user)

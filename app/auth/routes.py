@@ -5,21 +5,17 @@ from typing import NoReturn
 import sqlalchemy as sa
 from flask import Blueprint
 
-from app import cookies, passwords, sessions, users, verification
+from app import cookies, passwords, rotation, sessions, users, verification
 from app.audit import audit
-from app.errors import APIError
+from app.exceptions import InvalidCredentials, RefreshTokenReused, SignInRefused
 from app.extensions import db
 from app.models import User
+from app.proxies import client_info
 from app.ratelimit import account_key, limit, refund_account_attempt
 from app.schemas import CredentialsSchema, RegisterSchema, body, load_body
 from app.security import current_user, login_required
 
 bp = Blueprint("auth", __name__)
-
-
-def invalid_credentials() -> APIError:
-    """One answer for an unknown email and a wrong password: no account enumeration."""
-    return APIError(401, "invalid_credentials", "Invalid email or password.")
 
 
 @bp.post("/register")
@@ -45,18 +41,18 @@ def login(data):
     if user is None:
         passwords.burn_check(data["password"])
         audit("login_failure", reason="unknown_email", email=data["email"])
-        raise invalid_credentials()
+        raise InvalidCredentials()
     if not user.check_password(data["password"]):
         audit("login_failure", user_id=user.id, reason="wrong_password")
-        raise invalid_credentials()
+        raise InvalidCredentials()
     refund_account_attempt()
     user_id = user.id  # read before the commit expires it, which would cost a query
     try:
         sessions.check_may_sign_in(user)
-    except APIError as refused:
-        audit("login_failure", user_id=user_id, reason=refused.code)
+    except SignInRefused as refused:
+        audit("login_failure", user_id=user_id, reason=refused.reason)
         raise
-    pair = sessions.start_session(user)
+    pair = sessions.start_session(user, client_info())
     if pair is None:
         audit("login_failure", user_id=user_id, reason="credentials_changed")
         _refuse_overtaken_login(user_id)
@@ -71,7 +67,7 @@ def _refuse_overtaken_login(user_id: int) -> NoReturn:
     user = db.session.get(User, user_id, populate_existing=True)
     if user is not None:
         sessions.check_may_sign_in(user)  # 403 account_disabled, rather than a bare 401
-    raise invalid_credentials()
+    raise InvalidCredentials()
 
 
 @bp.post("/refresh")
@@ -79,7 +75,16 @@ def _refuse_overtaken_login(user_id: int) -> NoReturn:
 def refresh():
     """Spend a refresh token (body or cookie) and return the session's next token pair."""
     token, from_cookie = cookies.refresh_token_from_request()
-    pair = sessions.rotate(token)
+    try:
+        rotated = rotation.rotate(token, client_info())
+    except RefreshTokenReused as reuse:
+        db.session.commit()  # the refresh fails, but the session it ended stays ended
+        audit("refresh_reuse_detected", user_id=reuse.user_id, session_id=reuse.session_id)
+        raise
+    db.session.commit()
+    pair = rotated.pair
+    extra = {"within_reuse_interval": True} if rotated.within_reuse_interval else {}
+    audit("refresh", user_id=rotated.user_id, session_id=pair.session_id, **extra)
     return cookies.token_response(pair, from_cookie or cookies.requested())
 
 
@@ -87,7 +92,10 @@ def refresh():
 def logout():
     """End the session of a refresh token (body or cookie). Idempotent."""
     token, from_cookie = cookies.refresh_token_from_request()
-    sessions.logout(token)
+    ended = sessions.logout(token)
+    if ended is not None:
+        db.session.commit()
+        audit("logout", user_id=ended.user_id, session_id=ended.session_id)
     return cookies.signed_out(clear=from_cookie)
 
 

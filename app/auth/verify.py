@@ -4,8 +4,9 @@ import sqlalchemy as sa
 from flask import request
 
 from app import outbox, verification
+from app.audit import audit
 from app.auth.routes import bp
-from app.errors import APIError
+from app.exceptions import ResendTooSoon
 from app.extensions import db
 from app.models import User
 from app.ratelimit import limit
@@ -21,12 +22,9 @@ MAYBE_SENT = "If that account exists and is not verified yet, a verification lin
 def verify_email():
     """Spend a verification token: the address it was sent to is now verified."""
     data = load_body(VerifyEmailSchema())
-    if not verification.confirm(data["token"]):
-        raise APIError(
-            400,
-            "invalid_verification_token",
-            "The verification token is invalid, used or expired.",
-        )
+    user_id = verification.confirm(data["token"])
+    db.session.commit()
+    audit("email_verified", user_id=user_id)
     return {"message": "Email address verified."}
 
 
@@ -51,19 +49,25 @@ def resend_verification():
     user = authenticate()
     if user.email_verified:
         return {"message": ALREADY}, 202
-    wait = verification.resend(user)
-    if wait:
-        raise APIError(
-            429,
-            "rate_limited",
-            "A verification link was sent moments ago; wait before asking again.",
-            headers={"Retry-After": str(wait)},
-        )
+    send_new_link(user)
     return {"message": SENT}, 202
+
+
+def send_new_link(user: User) -> None:
+    """Commit a new link for `user`, then mail it (nothing for a verified or disabled
+    account); ResendTooSoon if one went out too recently."""
+    token = verification.reissue(user)
+    if token is not None:
+        db.session.commit()
+        verification.send(user, token)
 
 
 def resend_quietly(user_id: int) -> None:
     """Background job of the anonymous resend: a new link unless one went out too recently."""
     user = db.session.get(User, user_id)
-    if user is not None:
-        verification.resend(user)
+    if user is None:
+        return
+    try:
+        send_new_link(user)
+    except ResendTooSoon:
+        return  # silently: the anonymous answer is the same either way

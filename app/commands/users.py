@@ -15,7 +15,8 @@ from flask.cli import AppGroup
 from marshmallow import ValidationError
 
 from app import users, verification
-from app.errors import APIError
+from app.audit import audit, audit_change
+from app.exceptions import ServiceError
 from app.extensions import db
 from app.models import ROLES, USER, User
 from app.schemas import Email, RegisterSchema
@@ -43,7 +44,7 @@ def _refused() -> Iterator[None]:
     """Turn a refusal of the service (unknown user, last admin...) into a clean exit 1."""
     try:
         yield
-    except APIError as exc:
+    except ServiceError as exc:
         db.session.rollback()
         raise click.ClickException(exc.message) from None
 
@@ -54,9 +55,10 @@ def _describe(user: User) -> str:
 
 def _change(email: str, done: str, **changes) -> None:
     with _refused():
-        user = users.change(users.get_by_email(email).id, **changes)
+        change = users.change(users.get_by_email(email).id, **changes)
         db.session.commit()
-    click.echo(f"{done} {_describe(user)}.")
+    audit_change(change, source="cli")
+    click.echo(f"{done} {_describe(change.user)}.")
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -101,6 +103,7 @@ def create(email: str, role: str, verified: bool, password_stdin: bool) -> None:
     with _refused():
         user = users.create_user(data["email"], data["password"], role=role, verified=verified)
         db.session.commit()
+    audit("user_created", user_id=user.id, role=role, source="cli")
     click.echo(f"Created {_describe(user)}.")
 
 
@@ -148,6 +151,7 @@ def verify(email: str) -> None:
         user = users.get_by_email(email)
         verification.mark_verified(user.id)
         db.session.commit()
+    audit("email_verified", user_id=user.id, source="cli")
     click.echo(f"Verified {user.email}.")
 
 

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app
 from app import email_tokens, outbox, passwords, sessions
 from app.audit import audit
 from app.errors import APIError
+from app.exceptions import InvalidResetToken
 from app.extensions import db
 from app.locks import lock_user
 from app.models import User
@@ -65,7 +66,7 @@ def reset_password():
     user = db.session.get(User, user_id) if user_id is not None else None
     if user is None:
         db.session.rollback()
-        raise APIError(400, "invalid_reset_token", "The reset token is invalid or has expired.")
+        raise InvalidResetToken()
     errors = passwords.policy_errors(data["password"], user.email)
     if errors:
         db.session.rollback()
