@@ -5,7 +5,7 @@ import pytest
 from app import email_tokens, verification
 from app.extensions import db
 from app.models import LoginSession, RefreshToken, User
-from tests.conftest import PASSWORD, at_once
+from tests.support import PASSWORD, at_once
 
 ADMIN_ROUTES = [
     ("get", "/admin/users", None),

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from app.keys import thumbprint
-from tests.conftest import AuthActions, key_config
+from tests.support import AuthActions, key_config
 
 
 @pytest.fixture

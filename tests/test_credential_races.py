@@ -17,9 +17,9 @@ from flask import Flask
 from app import email_tokens, passwords, sessions
 from app.extensions import db
 from app.models import ADMIN, User
-from tests.conftest import PASSWORD, AuthActions, postgres_engine
 from tests.live import wait_for
 from tests.races import Background, Hold, lock_waits
+from tests.support import PASSWORD, AuthActions, postgres_engine
 
 EMAIL = "user@example.com"
 NEW_PASSWORD = "a brand new passphrase"

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import PASSWORD, private_schema
 from tests.live import (
     GUNICORN_CONF,
     call,
@@ -21,6 +20,7 @@ from tests.live import (
     service_env,
     wait_for,
 )
+from tests.support import PASSWORD, private_schema
 
 EVIL_AGENT = 'curl "quoted" back\\slash\t{"log": "forged"}'
 

@@ -10,8 +10,7 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from app.extensions import db
-from tests.conftest import make_app, private_schema
-from tests.test_errors import assert_error
+from tests.support import assert_error, make_app, private_schema
 
 DEAD_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:1/test"  # nothing listens on port 1
 

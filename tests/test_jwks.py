@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from werkzeug.serving import make_server
 
-from tests.conftest import PASSWORD, key_config
 from tests.live import call
+from tests.support import PASSWORD, key_config
 
 ROOT = Path(__file__).resolve().parents[1]
 JWKS = "/.well-known/jwks.json"

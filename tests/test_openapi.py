@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import User
 from app.openapi import OPERATIONS
-from tests.conftest import PASSWORD
+from tests.support import PASSWORD
 
 
 def test_document_is_served_as_openapi_3(client):

@@ -5,7 +5,7 @@ import pytest
 
 from app.extensions import db
 from app.models import LoginSession, User
-from tests.conftest import PASSWORD
+from tests.support import PASSWORD
 
 NEW_PASSWORD = "a brand new passphrase"
 

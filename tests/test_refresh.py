@@ -9,9 +9,9 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import LoginSession, RefreshToken, utcnow
-from tests.conftest import at_once, postgres_engine
 from tests.live import wait_for
 from tests.races import lock_waits
+from tests.support import at_once, postgres_engine
 
 
 def test_refresh_rotates_the_token_pair(auth):

@@ -4,7 +4,7 @@ import pytest
 
 from app.extensions import db
 from app.models import User
-from tests.conftest import PASSWORD
+from tests.support import PASSWORD
 
 
 def test_register_returns_id_and_email(client):

@@ -17,7 +17,7 @@ from app import email_tokens
 from app.extensions import db
 from app.models import EmailToken, User, utcnow
 from app.reset.routes import send_reset_link
-from tests.conftest import PASSWORD, AuthActions, free_port
+from tests.support import PASSWORD, AuthActions, free_port
 
 EMAIL = "user@example.com"
 NEW_PASSWORD = "a brand new passphrase"

@@ -10,7 +10,7 @@ import pytest
 
 from app.extensions import db
 from app.models import User
-from tests.conftest import PASSWORD
+from tests.support import PASSWORD
 
 NEW_PASSWORD = "a brand new passphrase"
 

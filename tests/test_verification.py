@@ -12,7 +12,7 @@ from app.auth.verify import resend_quietly
 from app.config import load_config
 from app.extensions import db
 from app.models import EmailToken, User, utcnow
-from tests.conftest import PASSWORD, at_once
+from tests.support import PASSWORD, at_once
 
 TEMPLATE = "https://app.example.com/verify?token={token}"
 LINK = re.compile(r"https://app\.example\.com/verify\?token=([\w-]+)")
