@@ -6,6 +6,7 @@ import pytest
 
 from app.extensions import db
 from app.models import User
+from tests.factories import make_user
 from tests.support import PASSWORD
 
 
@@ -45,10 +46,7 @@ def test_failed_logins_are_audited_with_a_reason(
 
 
 def test_disabled_login_is_audited(app, client, auth, audit_log):
-    auth.register()
-    with app.app_context():
-        db.session.execute(db.update(User).values(disabled=True))
-        db.session.commit()
+    make_user(app, disabled=True)
     client.post("/auth/login", json={"email": "user@example.com", "password": PASSWORD})
     assert audit_log[-1]["reason"] == "account_disabled"
 

@@ -15,8 +15,9 @@ import sqlalchemy as sa
 
 from app import email_tokens
 from app.extensions import db
-from app.models import EmailToken, User, utcnow
+from app.models import EmailToken, utcnow
 from app.reset.routes import send_reset_link
+from tests.factories import make_user
 from tests.support import PASSWORD, AuthActions, free_port
 
 EMAIL = "user@example.com"
@@ -324,10 +325,7 @@ def test_forgot_password_hides_a_mail_server_outage(app, auth, caplog, monkeypat
 
 
 def test_disabled_account_gets_no_reset_mail(app, auth, smtp_server):
-    auth.register()
-    with app.app_context():
-        db.session.execute(sa.update(User).values(disabled=True))
-        db.session.commit()
+    make_user(app, disabled=True)
 
     response = forgot(auth.client)
 
@@ -341,10 +339,8 @@ def test_disabled_account_gets_no_reset_mail(app, auth, smtp_server):
 def test_a_reset_link_job_for_an_account_disabled_meanwhile_sends_nothing(app, auth, smtp_server):
     """forgot-password leaves the link to a background job; disabling the account before
     it runs spent the user's links, and the job must not make a new one."""
-    auth.register()
+    make_user(app, disabled=True)
     with app.app_context():
-        db.session.execute(sa.update(User).values(disabled=True))
-        db.session.commit()
         send_reset_link(1)
         assert db.session.scalars(reset_tokens()).all() == []
     assert smtp_server.messages == []
