@@ -70,9 +70,9 @@ def header_of(token: str) -> dict:
 def test_access_tokens_are_signed_by_the_key_refresh_tokens_stay_hmac(
     deploy, key_files, algorithm, key
 ):
-    app = deploy(**key_config(algorithm, key_files[key]))
-    auth = AuthActions(app.test_client())
-    tokens = auth.signup()
+    redeployed = deploy(**key_config(algorithm, key_files[key]))
+    on_redeploy = AuthActions(redeployed.test_client())
+    tokens = on_redeploy.signup()
     kid = kid_of(private_key(key_files[key]))
     assert header_of(tokens["accessToken"]) == {"alg": algorithm, "typ": "at+jwt", "kid": kid}
     assert header_of(tokens["refreshToken"]) == {"alg": "HS256", "typ": "refresh+jwt"}
@@ -81,10 +81,10 @@ def test_access_tokens_are_signed_by_the_key_refresh_tokens_stay_hmac(
         tokens["accessToken"], public_key, [algorithm], audience="flask-jwt-auth-service"
     )
     assert claims["sub"] == "1"
-    assert auth.me(tokens).status_code == 200
-    refreshed = auth.refresh(tokens["refreshToken"])
+    assert on_redeploy.me(tokens).status_code == 200
+    refreshed = on_redeploy.refresh(tokens["refreshToken"])
     assert refreshed.status_code == 200
-    assert auth.me(refreshed.json).status_code == 200
+    assert on_redeploy.me(refreshed.json).status_code == 200
 
 
 def test_forged_copy_signed_with_our_key_is_accepted(auth, session, key_files):
@@ -268,6 +268,6 @@ def test_rotation_keeps_everyone_logged_in_and_retires_the_old_key(app, deploy, 
 
 
 def test_verify_only_key_never_signs(deploy, key_files):
-    app = deploy(**key_config("RS256", key_files["a"], key_files["b"]))
-    tokens = AuthActions(app.test_client()).signup()
+    redeployed = deploy(**key_config("RS256", key_files["a"], key_files["b"]))
+    tokens = AuthActions(redeployed.test_client()).signup()
     assert header_of(tokens["accessToken"])["kid"] == kid_of(private_key(key_files["a"]))

@@ -21,18 +21,8 @@ REQUIRED = {"REQUIRE_EMAIL_VERIFICATION": True}
 
 
 @pytest.fixture
-def mail_config(smtp_server):
-    return {
-        "MAIL_BACKEND": "smtp",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": smtp_server.port,
-        "VERIFY_URL_TEMPLATE": TEMPLATE,
-    }
-
-
-@pytest.fixture
 def app_config(mail_config):
-    return mail_config
+    return {**mail_config, "VERIFY_URL_TEMPLATE": TEMPLATE}
 
 
 def tokens_in(mailbox):
