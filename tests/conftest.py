@@ -14,6 +14,7 @@ fixture here is redefined by a test module. Helpers that tests import live in
 
 import logging
 
+import jwt
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
@@ -148,3 +149,11 @@ def audit_log():
     logger.addHandler(log.handler)
     yield log
     logger.removeHandler(log.handler)
+
+
+@pytest.fixture
+def signed_in_claims(auth):
+    """A signed-in user: their token pair and the claims of their access token."""
+    tokens = auth.signup()
+    claims = jwt.decode(tokens["accessToken"], options={"verify_signature": False})
+    return tokens, claims

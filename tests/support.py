@@ -218,3 +218,11 @@ def assert_error(response, status, code, *, details=False):
     assert body["error"]
     assert body["code"] == code
     return body
+
+
+def assert_refused(response, code="invalid_token"):
+    """A 401 for a bearer token, with RFC 6750's challenge."""
+    assert response.status_code == 401
+    assert response.json["code"] == code
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith('Bearer realm="api", error="invalid_token", error_description=')
