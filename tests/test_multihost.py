@@ -18,7 +18,6 @@ from aiosmtpd.controller import Controller
 
 from tests.live import (
     call,
-    free_port,
     gunicorn,
     migrate,
     oversized,
@@ -27,7 +26,15 @@ from tests.live import (
     wait_for,
 )
 from tests.nginx import nginx
-from tests.support import PASSWORD, REDIS_URL, Mailbox, at_once, private_schema, redis_or_skip
+from tests.support import (
+    PASSWORD,
+    REDIS_URL,
+    Mailbox,
+    at_once,
+    free_port,
+    private_schema,
+    redis_or_skip,
+)
 
 HOSTS = {
     "APP_ENV": "production",
