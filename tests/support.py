@@ -83,6 +83,17 @@ def private_schema(prefix: str):
         engine.dispose()
 
 
+@contextmanager
+def empty_database_url(kind: str, tmp_path, name: str):
+    """The URL of a database without a table: a new SQLite file in `tmp_path` ("sqlite"), or a
+    private PostgreSQL schema ("postgres"), dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / f'{name}.db'}"
+    else:
+        with private_schema(name) as url:
+            yield url
+
+
 def redis_or_skip(url: str = REDIS_URL) -> redis.Redis:
     client = redis.Redis.from_url(url, socket_connect_timeout=1)
     try:
