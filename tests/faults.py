@@ -14,7 +14,7 @@ import time
 
 import redis
 
-from tests.conftest import service_missing
+from tests.support import service_missing
 
 
 def _reset(sock: socket.socket) -> None:

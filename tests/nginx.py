@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import service_missing
-from tests.live import ROOT, free_port, stop
+from tests.live import ROOT, stop
+from tests.support import free_port, service_missing
 
 SITE = ROOT / "deploy" / "nginx" / "auth.conf"
 EXAMPLE_UPSTREAMS = ("auth-1.internal:8000", "auth-2.internal:8000")

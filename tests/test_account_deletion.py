@@ -5,7 +5,7 @@ import pytest
 from app import email_tokens
 from app.extensions import db
 from app.models import EmailToken, LoginSession, RefreshToken, User
-from tests.conftest import PASSWORD
+from tests.support import PASSWORD
 
 
 def delete_account(client, auth, tokens, body):

@@ -5,7 +5,8 @@ import pytest
 from app import email_tokens, verification
 from app.extensions import db
 from app.models import LoginSession, RefreshToken, User
-from tests.conftest import PASSWORD, at_once
+from tests.factories import signed_in_user, update_user
+from tests.support import PASSWORD, at_once
 
 ADMIN_ROUTES = [
     ("get", "/admin/users", None),
@@ -14,18 +15,10 @@ ADMIN_ROUTES = [
 ]
 
 
-def promote(app, email):
-    with app.app_context():
-        db.session.execute(db.update(User).where(User.email == email).values(role="admin"))
-        db.session.commit()
-
-
 @pytest.fixture
-def admin(app, auth):
+def admin(app, client):
     """An admin's token pair (admin@example.com, user id 1)."""
-    auth.register("admin@example.com")
-    promote(app, "admin@example.com")
-    return auth.login("admin@example.com")
+    return signed_in_user(app, client, "admin@example.com", role="admin")
 
 
 def patch(client, auth, tokens, user_id, body):
@@ -326,9 +319,7 @@ def test_admins_demoting_each_other_at_once_leave_one_admin(app, auth, admin):
         auth.register(f"admin{index}@example.com")
     emails = ["admin@example.com"] + [f"admin{i}@example.com" for i in range(2, count + 1)]
     for _round in range(5):  # a lost race is likely, not certain, in one round
-        with app.app_context():
-            db.session.execute(db.update(User).values(role="admin"))
-            db.session.commit()
+        update_user(app, role="admin")
         responses = demote_each_other_at_once(app, auth, [auth.login(e) for e in emails])
         with app.app_context():
             admins = db.session.scalar(

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from app.keys import thumbprint
-from tests.conftest import AuthActions, key_config
+from tests.support import AuthActions, assert_refused, key_config
 
 
 @pytest.fixture
@@ -41,22 +41,8 @@ def kid_of(key) -> str:
     return thumbprint(key.public_key())
 
 
-@pytest.fixture
-def session(auth):
-    """A signed-in user: their token pair and the claims of their access token."""
-    tokens = auth.signup()
-    claims = jwt.decode(tokens["accessToken"], options={"verify_signature": False})
-    return tokens, claims
-
-
 def sign(claims, key, algorithm="RS256", **headers):
     return jwt.encode(claims, key, algorithm, headers={"typ": "at+jwt", **headers})
-
-
-def assert_refused(response, code="invalid_token"):
-    assert response.status_code == 401
-    assert response.json["code"] == code
-    assert response.headers["WWW-Authenticate"].startswith('Bearer realm="api", error=')
 
 
 def header_of(token: str) -> dict:
@@ -70,9 +56,9 @@ def header_of(token: str) -> dict:
 def test_access_tokens_are_signed_by_the_key_refresh_tokens_stay_hmac(
     deploy, key_files, algorithm, key
 ):
-    app = deploy(**key_config(algorithm, key_files[key]))
-    auth = AuthActions(app.test_client())
-    tokens = auth.signup()
+    redeployed = deploy(**key_config(algorithm, key_files[key]))
+    on_redeploy = AuthActions(redeployed.test_client())
+    tokens = on_redeploy.signup()
     kid = kid_of(private_key(key_files[key]))
     assert header_of(tokens["accessToken"]) == {"alg": algorithm, "typ": "at+jwt", "kid": kid}
     assert header_of(tokens["refreshToken"]) == {"alg": "HS256", "typ": "refresh+jwt"}
@@ -81,15 +67,15 @@ def test_access_tokens_are_signed_by_the_key_refresh_tokens_stay_hmac(
         tokens["accessToken"], public_key, [algorithm], audience="flask-jwt-auth-service"
     )
     assert claims["sub"] == "1"
-    assert auth.me(tokens).status_code == 200
-    refreshed = auth.refresh(tokens["refreshToken"])
+    assert on_redeploy.me(tokens).status_code == 200
+    refreshed = on_redeploy.refresh(tokens["refreshToken"])
     assert refreshed.status_code == 200
-    assert auth.me(refreshed.json).status_code == 200
+    assert on_redeploy.me(refreshed.json).status_code == 200
 
 
-def test_forged_copy_signed_with_our_key_is_accepted(auth, session, key_files):
+def test_forged_copy_signed_with_our_key_is_accepted(auth, signed_in_claims, key_files):
     """The control for the attacks below: the same claims signed by our key and kid work."""
-    _, claims = session
+    _, claims = signed_in_claims
     ours = private_key(key_files["a"])
     assert auth.me(sign(claims, ours, kid=kid_of(ours))).status_code == 200
 
@@ -114,10 +100,10 @@ def hs256_token(claims: dict, secret: bytes, **headers) -> str:
     [serialization.PublicFormat.SubjectPublicKeyInfo, serialization.PublicFormat.PKCS1],
 )
 def test_key_confusion_hs256_with_our_public_key_as_secret_is_refused(
-    client, auth, session, public_format
+    client, auth, signed_in_claims, public_format
 ):
     """The public key is public (it is in the JWKS): as an HMAC secret it must sign nothing."""
-    _, claims = session
+    _, claims = signed_in_claims
     signer = client.application.extensions["jwt_keys"].signer
     public_pem = signer.public_key.public_bytes(serialization.Encoding.PEM, public_format)
     for secret in (public_pem, public_pem.strip()):
@@ -126,20 +112,22 @@ def test_key_confusion_hs256_with_our_public_key_as_secret_is_refused(
     assert_refused(auth.me(hs256_token(claims, jwk_json, kid=signer.kid)))
 
 
-def test_hs256_token_with_the_access_secret_is_refused(app, auth, session):
+def test_hs256_token_with_the_access_secret_is_refused(app, auth, signed_in_claims):
     """Once RS256 is configured, the HMAC secret (still set here) no longer makes tokens."""
-    _, claims = session
+    _, claims = signed_in_claims
     assert_refused(auth.me(hs256_token(claims, app.config["JWT_ACCESS_SECRET"].encode())))
 
 
-def test_alg_none_is_refused(auth, session, key_files):
-    _, claims = session
+def test_alg_none_is_refused(auth, signed_in_claims, key_files):
+    _, claims = signed_in_claims
     header = {"alg": "none", "typ": "at+jwt", "kid": kid_of(private_key(key_files["a"]))}
     assert_refused(auth.me(raw_token(header, claims, lambda data: b"")))
 
 
-def test_es256_token_is_refused_when_rs256_is_configured(auth, session, key_files, attacker_keys):
-    _, claims = session
+def test_es256_token_is_refused_when_rs256_is_configured(
+    auth, signed_in_claims, key_files, attacker_keys
+):
+    _, claims = signed_in_claims
     our_kid = kid_of(private_key(key_files["a"]))
     ec_key = attacker_keys["ES256"]
     assert_refused(auth.me(sign(claims, ec_key, "ES256", kid=our_kid)))
@@ -147,44 +135,46 @@ def test_es256_token_is_refused_when_rs256_is_configured(auth, session, key_file
 
 
 @pytest.mark.parametrize("algorithm", ["RS384", "RS512", "PS256"])
-def test_other_rsa_algorithms_with_our_own_key_are_refused(auth, session, key_files, algorithm):
+def test_other_rsa_algorithms_with_our_own_key_are_refused(
+    auth, signed_in_claims, key_files, algorithm
+):
     """Only the configured algorithm is accepted, even with a signature our key made."""
-    _, claims = session
+    _, claims = signed_in_claims
     ours = private_key(key_files["a"])
     assert_refused(auth.me(sign(claims, ours, algorithm, kid=kid_of(ours))))
 
 
-def test_token_with_an_unknown_kid_is_refused(auth, session, key_files, attacker_keys):
-    _, claims = session
+def test_token_with_an_unknown_kid_is_refused(auth, signed_in_claims, key_files, attacker_keys):
+    _, claims = signed_in_claims
     attacker = attacker_keys["RS256"]
     assert_refused(auth.me(sign(claims, attacker, kid=kid_of(attacker))))
     assert_refused(auth.me(sign(claims, attacker, kid="some-other-kid")))
 
 
-def test_our_signature_under_a_foreign_kid_is_refused(auth, session, key_files):
+def test_our_signature_under_a_foreign_kid_is_refused(auth, signed_in_claims, key_files):
     """The kid chooses the key: a kid we do not have is refused, whoever signed."""
-    _, claims = session
+    _, claims = signed_in_claims
     ours = private_key(key_files["a"])
     assert_refused(auth.me(sign(claims, ours, kid=kid_of(private_key(key_files["b"])))))
 
 
-def test_token_without_a_kid_is_refused_even_with_our_signature(auth, session, key_files):
-    _, claims = session
+def test_token_without_a_kid_is_refused_even_with_our_signature(auth, signed_in_claims, key_files):
+    _, claims = signed_in_claims
     assert_refused(auth.me(sign(claims, private_key(key_files["a"]))))
 
 
 @pytest.mark.parametrize("kid", [None, 7, ["a"], {"kid": "x"}, "", "x" * 5000])
-def test_malformed_kids_are_refused(auth, session, key_files, kid):
+def test_malformed_kids_are_refused(auth, signed_in_claims, key_files, kid):
     """Signed by our key, by hand: PyJWT will not even encode a kid that is not a string."""
-    _, claims = session
+    _, claims = signed_in_claims
     header = {"alg": "RS256", "typ": "at+jwt", "kid": kid}
     rs256 = jwt.algorithms.RSAAlgorithm(jwt.algorithms.RSAAlgorithm.SHA256)
     ours = private_key(key_files["a"])
     assert_refused(auth.me(raw_token(header, claims, lambda data: rs256.sign(data, ours))))
 
 
-def test_attacker_key_in_jku_x5u_or_jwk_headers_is_ignored(auth, session, attacker_keys):
-    _, claims = session
+def test_attacker_key_in_jku_x5u_or_jwk_headers_is_ignored(auth, signed_in_claims, attacker_keys):
+    _, claims = signed_in_claims
     attacker = attacker_keys["RS256"]
     attacker_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(attacker.public_key()))
     pointers = {
@@ -197,29 +187,31 @@ def test_attacker_key_in_jku_x5u_or_jwk_headers_is_ignored(auth, session, attack
         assert_refused(auth.me(sign(claims, attacker, kid=kid_of(attacker), **{name: value})))
 
 
-def test_our_kid_with_an_embedded_attacker_jwk_is_refused(auth, session, key_files, attacker_keys):
-    _, claims = session
+def test_our_kid_with_an_embedded_attacker_jwk_is_refused(
+    auth, signed_in_claims, key_files, attacker_keys
+):
+    _, claims = signed_in_claims
     attacker = attacker_keys["RS256"]
     attacker_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(attacker.public_key()))
     our_kid = kid_of(private_key(key_files["a"]))
     assert_refused(auth.me(sign(claims, attacker, kid=our_kid, jwk=attacker_jwk)))
 
 
-def test_our_token_with_jku_headers_is_still_ours(auth, session, key_files):
+def test_our_token_with_jku_headers_is_still_ours(auth, signed_in_claims, key_files):
     """The headers are ignored, not fatal: our key alone decides."""
-    _, claims = session
+    _, claims = signed_in_claims
     ours = private_key(key_files["a"])
     token = sign(claims, ours, kid=kid_of(ours), jku="https://attacker.example/jwks.json")
     assert auth.me(token).status_code == 200
 
 
-def test_refresh_token_is_not_an_access_token(auth, session):
-    tokens, _ = session
+def test_refresh_token_is_not_an_access_token(auth, signed_in_claims):
+    tokens, _ = signed_in_claims
     assert_refused(auth.me(tokens["refreshToken"]))
 
 
-def test_access_token_is_not_a_refresh_token(auth, session):
-    tokens, _ = session
+def test_access_token_is_not_a_refresh_token(auth, signed_in_claims):
+    tokens, _ = signed_in_claims
     response = auth.refresh(tokens["accessToken"])
     assert response.status_code == 401
     assert response.json["code"] == "invalid_token"
@@ -268,6 +260,6 @@ def test_rotation_keeps_everyone_logged_in_and_retires_the_old_key(app, deploy, 
 
 
 def test_verify_only_key_never_signs(deploy, key_files):
-    app = deploy(**key_config("RS256", key_files["a"], key_files["b"]))
-    tokens = AuthActions(app.test_client()).signup()
+    redeployed = deploy(**key_config("RS256", key_files["a"], key_files["b"]))
+    tokens = AuthActions(redeployed.test_client()).signup()
     assert header_of(tokens["accessToken"])["kid"] == kid_of(private_key(key_files["a"]))

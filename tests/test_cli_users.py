@@ -4,7 +4,7 @@ import pytest
 
 from app.extensions import db
 from app.models import LoginSession, User
-from tests.conftest import PASSWORD
+from tests.support import PASSWORD
 
 
 def users(runner, *args, input=None):

@@ -27,17 +27,8 @@ from app.config import (
     validate_config,
 )
 from app.entropy import estimate_bits
-from tests.live import BIN, GUNICORN_CONF, ROOT, free_port
-
-# 32 random hex digits each: the shortest secrets production takes.
-ACCESS = "9f2c47e1b06d8a35c7e4f910b2d68a5e"
-REFRESH = "4b8e1d03f7a92c6e5d1b8f40a3c7e92d"
-# What production needs besides secrets; the defaults suit a developer's machine only.
-SAFE_PRODUCTION = {
-    "MAIL_BACKEND": "smtp",
-    "RESET_URL_TEMPLATE": "https://app.example.com/reset?token={token}",
-    "VERIFY_URL_TEMPLATE": "https://app.example.com/verify?token={token}",
-}
+from tests.live import BIN, GUNICORN_CONF, ROOT
+from tests.support import ACCESS, REFRESH, SAFE_PRODUCTION, free_port
 
 
 def production(**env):

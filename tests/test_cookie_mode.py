@@ -4,7 +4,7 @@ import jwt
 import pytest
 
 from app.cookies import CSRF_COOKIE, CSRF_HEADER, MODE_HEADER, REFRESH_COOKIE
-from tests.conftest import PASSWORD
+from tests.support import PASSWORD
 
 COOKIE_MODE = {MODE_HEADER: "cookie"}
 CREDENTIALS = {"email": "user@example.com", "password": PASSWORD}

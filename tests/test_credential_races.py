@@ -17,9 +17,10 @@ from flask import Flask
 from app import email_tokens, passwords, sessions
 from app.extensions import db
 from app.models import ADMIN, User
-from tests.conftest import PASSWORD, AuthActions, postgres_engine
+from tests.factories import make_user
 from tests.live import wait_for
 from tests.races import Background, Hold, lock_waits
+from tests.support import PASSWORD, AuthActions, postgres_engine
 
 EMAIL = "user@example.com"
 NEW_PASSWORD = "a brand new passphrase"
@@ -46,11 +47,8 @@ class Account:
 @pytest.fixture
 def account(app, auth):
     laptop = auth.signup(EMAIL)
-    auth.register("admin@example.com")
+    make_user(app, "admin@example.com", role=ADMIN)
     with app.app_context():
-        db.session.execute(
-            sa.update(User).where(User.email == "admin@example.com").values(role=ADMIN)
-        )
         user_id = db.session.scalar(sa.select(User.id).where(User.email == EMAIL))
         reset_token = email_tokens.issue(user_id, email_tokens.RESET, 900)
         db.session.commit()

@@ -13,8 +13,7 @@ import sqlalchemy as sa
 
 from app.database import engine_options
 from app.extensions import db
-from tests.conftest import POSTGRES_URL, make_app, postgres_engine
-from tests.test_errors import assert_error
+from tests.support import POSTGRES_URL, assert_error, make_app, postgres_engine
 
 SETTINGS = {"DATABASE_CONNECT_TIMEOUT": 3, "DATABASE_STATEMENT_TIMEOUT": 5}
 

@@ -16,22 +16,10 @@ import sqlalchemy as sa
 
 from app import exceptions
 from app.errors import ANSWERS
-from tests.conftest import make_app
+from tests.support import assert_error, make_app
 
 LOGIN = "/auth/login"
 CREDENTIALS = {"email": "user@example.com", "password": "correct horse battery"}
-
-
-def assert_error(response, status, code, *, details=False):
-    """The contract's envelope: a message, a code, and `details` only for validation errors."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.is_json
-    body = response.json
-    assert set(body) == ({"error", "code", "details"} if details else {"error", "code"})
-    assert isinstance(body["error"], str)
-    assert body["error"]
-    assert body["code"] == code
-    return body
 
 
 def post_raw(client, path, data, content_type="application/json"):

@@ -22,8 +22,8 @@ from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from app.openapi import OPERATIONS
-from tests.conftest import PASSWORD
 from tests.live import call, gunicorn, migrate, service_env
+from tests.support import PASSWORD
 
 USER = {"email": "fuzz@example.com", "password": PASSWORD}
 

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import PASSWORD, private_schema
 from tests.live import (
     GUNICORN_CONF,
     call,
@@ -21,6 +20,7 @@ from tests.live import (
     service_env,
     wait_for,
 )
+from tests.support import PASSWORD, empty_database_url
 
 EVIL_AGENT = 'curl "quoted" back\\slash\t{"log": "forged"}'
 
@@ -145,11 +145,8 @@ def test_a_chunked_body_over_max_content_length_is_413(tmp_path):
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'auth.db'}"
-    else:
-        with private_schema("restart") as url:
-            yield url
+    with empty_database_url(request.param, tmp_path, "restart") as url:
+        yield url
 
 
 def test_users_sessions_and_tokens_survive_a_restart(database_url):

@@ -10,8 +10,7 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from app.extensions import db
-from tests.conftest import make_app, private_schema
-from tests.test_errors import assert_error
+from tests.support import assert_error, empty_database_url, make_app
 
 DEAD_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:1/test"  # nothing listens on port 1
 
@@ -24,11 +23,8 @@ def sqlite_schema():
 @pytest.fixture(params=["sqlite", "postgres"])
 def empty_database(request, tmp_path):
     """The URL of a database without a single table."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-    else:
-        with private_schema("empty") as url:
-            yield url
+    with empty_database_url(request.param, tmp_path, "empty") as url:
+        yield url
 
 
 def not_ready(client) -> None:

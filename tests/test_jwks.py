@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from werkzeug.serving import make_server
 
-from tests.conftest import PASSWORD, key_config
 from tests.live import call
+from tests.support import PASSWORD, key_config
 
 ROOT = Path(__file__).resolve().parents[1]
 JWKS = "/.well-known/jwks.json"
@@ -72,8 +72,8 @@ def test_jwks_may_be_cached_while_everything_else_may_not(client, auth):
 
 
 def test_jwks_max_age_is_configurable(deploy, key_files):
-    app = deploy(**key_config("RS256", key_files["a"]), JWT_JWKS_MAX_AGE=60)
-    assert app.test_client().get(JWKS).headers["Cache-Control"] == "public, max-age=60"
+    redeployed = deploy(**key_config("RS256", key_files["a"]), JWT_JWKS_MAX_AGE=60)
+    assert redeployed.test_client().get(JWKS).headers["Cache-Control"] == "public, max-age=60"
 
 
 def test_jwks_answers_304_to_a_matching_etag(client):

@@ -17,8 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from app import keys
 from app.commands.keys import keys as keys_cli
 from app.config import ConfigError, load_config, validate_config
-from tests.conftest import key_config, make_app
-from tests.test_config import REFRESH, SAFE_PRODUCTION
+from tests.support import REFRESH, SAFE_PRODUCTION, key_config, make_app
 
 ROOT = Path(__file__).resolve().parents[1]
 

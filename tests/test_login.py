@@ -5,7 +5,7 @@ import pytest
 
 from app.extensions import db
 from app.models import User
-from tests.conftest import PASSWORD
+from tests.support import PASSWORD
 
 
 def test_login_returns_a_token_pair(client, auth):

@@ -10,7 +10,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from app.mail import MailError, build, deliver
-from tests.conftest import Mailbox, free_port, make_app
+from tests.support import Mailbox, free_port, make_app
 
 SUBJECT = "Reset your password"
 BODY = "Grüße! Open https://app.example.com/reset?token=abc within 15 minutes.\n"

@@ -7,12 +7,7 @@ import pytest
 from app.extensions import db
 from app.models import User
 from app.security import current_user, login_required
-
-
-def set_user(app, **values):
-    with app.app_context():
-        db.session.execute(db.update(User).values(**values))
-        db.session.commit()
+from tests.factories import signed_in_user, update_user
 
 
 def test_me_returns_the_account(auth):
@@ -30,7 +25,7 @@ def test_me_returns_the_account(auth):
 
 def test_disabled_user_is_refused_on_the_next_request(app, auth):
     tokens = auth.signup()
-    set_user(app, disabled=True)
+    update_user(app, disabled=True)
     response = auth.me(tokens)
     assert response.status_code == 403
     assert response.json["code"] == "account_disabled"
@@ -38,7 +33,7 @@ def test_disabled_user_is_refused_on_the_next_request(app, auth):
 
 def test_role_change_revokes_existing_access_tokens(app, auth):
     tokens = auth.signup()
-    set_user(app, role="admin")
+    update_user(app, role="admin")
     response = auth.me(tokens)
     assert response.status_code == 401
     assert response.json["code"] == "token_revoked"
@@ -71,20 +66,18 @@ def guarded(app):
 
 def test_role_requirement_refuses_other_roles_with_insufficient_scope(guarded, auth):
     tokens = auth.signup()
-    client = guarded.test_client()
-    assert client.get("/test/any", headers=auth.headers(tokens)).json == {"id": 1}
-    response = client.get("/test/admin", headers=auth.headers(tokens))
+    guarded_client = guarded.test_client()
+    assert guarded_client.get("/test/any", headers=auth.headers(tokens)).json == {"id": 1}
+    response = guarded_client.get("/test/admin", headers=auth.headers(tokens))
     assert response.status_code == 403
     assert response.json["code"] == "insufficient_role"
     assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
 
 
 def test_role_requirement_admits_the_role(guarded, auth, app):
-    auth.register()
-    set_user(app, role="admin")
-    tokens = auth.login()
-    client = guarded.test_client()
-    assert client.get("/test/admin", headers=auth.headers(tokens)).status_code == 200
+    tokens = signed_in_user(app, auth.client, role="admin")
+    guarded_client = guarded.test_client()
+    assert guarded_client.get("/test/admin", headers=auth.headers(tokens)).status_code == 200
 
 
 def test_guard_does_not_write_to_the_database(app, auth):

@@ -20,8 +20,8 @@ from flask_migrate import downgrade, upgrade
 from app.database import MIGRATION_LOCK_ID
 from app.extensions import db
 from app.models import EmailToken, LoginSession, RefreshToken, User
-from tests.conftest import make_app, postgres_engine, private_schema
 from tests.live import BIN, ROOT, service_env, wait_for
+from tests.support import make_app, postgres_engine, private_schema
 
 MIGRATIONS = str(Path(__file__).resolve().parents[1] / "migrations")
 MODEL_TABLES = set(db.metadata.tables)

@@ -16,10 +16,8 @@ from contextlib import ExitStack
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.conftest import PASSWORD, REDIS_URL, Mailbox, at_once, private_schema, redis_or_skip
 from tests.live import (
     call,
-    free_port,
     gunicorn,
     migrate,
     oversized,
@@ -28,6 +26,15 @@ from tests.live import (
     wait_for,
 )
 from tests.nginx import nginx
+from tests.support import (
+    PASSWORD,
+    REDIS_URL,
+    Mailbox,
+    at_once,
+    free_port,
+    private_schema,
+    redis_or_skip,
+)
 
 HOSTS = {
     "APP_ENV": "production",

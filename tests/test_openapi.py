@@ -4,12 +4,10 @@ import re
 
 import jsonschema_rs
 import pytest
-import sqlalchemy as sa
 
-from app.extensions import db
-from app.models import User
 from app.openapi import OPERATIONS
-from tests.conftest import PASSWORD
+from tests.factories import signed_in_user
+from tests.support import PASSWORD
 
 
 def test_document_is_served_as_openapi_3(client):
@@ -75,11 +73,7 @@ def test_the_document_refuses_the_bodies_the_service_refuses(
     """What the service refuses for its shape, the document says it refuses (schemathesis
     cannot check that direction: the service refuses some schema-valid bodies for reasons
     no schema can say, such as an unknown reset token)."""
-    auth.register("admin@example.com")
-    with app.app_context():
-        db.session.execute(sa.update(User).values(role="admin"))
-        db.session.commit()
-    headers = auth.headers(auth.login("admin@example.com"))
+    headers = auth.headers(signed_in_user(app, client, "admin@example.com", role="admin"))
     validator = body_validator(client.get("/openapi.json").json, path, method)
 
     response = client.open(path.format(user_id=1), method=method, json=body, headers=headers)

@@ -17,9 +17,9 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from tests.conftest import PASSWORD, POSTGRES_URL, private_schema
 from tests.faults import RedisServer, TcpProxy
-from tests.live import call, free_port, gunicorn, migrate, service_env, wait_for
+from tests.live import call, gunicorn, migrate, service_env, wait_for
+from tests.support import PASSWORD, POSTGRES_URL, free_port, private_schema
 
 CONNECT_TIMEOUT = 2
 STATEMENT_TIMEOUT = 2

@@ -68,7 +68,7 @@ def test_failed_delivery_is_retried(app, smtp_server, mail_async, caplog):
 
 
 def test_delivery_that_keeps_failing_is_logged_as_lost(app, caplog):
-    from tests.conftest import free_port
+    from tests.support import free_port
 
     app.config["SMTP_PORT"] = free_port()  # nothing listens there
     with caplog.at_level(logging.WARNING), app.app_context():

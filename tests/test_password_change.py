@@ -4,8 +4,9 @@ import jwt
 import pytest
 
 from app.extensions import db
-from app.models import LoginSession, User
-from tests.conftest import PASSWORD
+from app.models import LoginSession
+from tests.factories import update_user
+from tests.support import PASSWORD
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -136,9 +137,7 @@ def test_change_needs_an_access_token(client, auth):
 
 def test_a_disabled_user_cannot_change_the_password(app, client, auth):
     tokens = auth.signup()
-    with app.app_context():
-        db.session.execute(db.update(User).values(disabled=True))
-        db.session.commit()
+    update_user(app, disabled=True)
     response = change(client, auth, tokens)
     assert response.status_code == 403
     assert response.json["code"] == "account_disabled"

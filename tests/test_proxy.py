@@ -5,7 +5,7 @@ import pytest
 
 from app.extensions import db
 from app.models import LoginSession
-from tests.conftest import PASSWORD
+from tests.support import PASSWORD
 
 
 def login_from(client, forwarded_for):

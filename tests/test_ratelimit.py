@@ -11,8 +11,8 @@ import uuid
 import pytest
 
 from app.extensions import limiter
-from tests.conftest import PASSWORD, REDIS_URL, at_once, redis_or_skip
 from tests.live import call, gunicorn, migrate, service_env, wait_for
+from tests.support import PASSWORD, REDIS_URL, at_once, redis_or_skip
 
 TIGHT = {
     "RATELIMIT_ENABLED": True,

@@ -9,9 +9,10 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import LoginSession, RefreshToken, utcnow
-from tests.conftest import at_once, postgres_engine
+from tests.factories import update_user
 from tests.live import wait_for
 from tests.races import lock_waits
+from tests.support import at_once, postgres_engine
 
 
 def test_refresh_rotates_the_token_pair(auth):
@@ -155,12 +156,8 @@ def test_rotation_never_extends_a_session_past_its_max_age(app, auth):
 
 
 def test_refresh_of_a_disabled_user_is_refused(app, auth):
-    from app.models import User
-
     tokens = auth.signup()
-    with app.app_context():
-        db.session.execute(db.update(User).values(disabled=True))
-        db.session.commit()
+    update_user(app, disabled=True)
     response = auth.refresh(tokens["refreshToken"])
     assert response.status_code == 403
     assert response.json["code"] == "account_disabled"

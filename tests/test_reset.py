@@ -15,9 +15,10 @@ import sqlalchemy as sa
 
 from app import email_tokens
 from app.extensions import db
-from app.models import EmailToken, User, utcnow
+from app.models import EmailToken, utcnow
 from app.reset.routes import send_reset_link
-from tests.conftest import PASSWORD, AuthActions, free_port
+from tests.factories import make_user
+from tests.support import PASSWORD, AuthActions, free_port
 
 EMAIL = "user@example.com"
 NEW_PASSWORD = "a brand new passphrase"
@@ -49,7 +50,7 @@ class ResetAuth(AuthActions):
 
 
 @pytest.fixture
-def auth(client, smtp_server):
+def reset_auth(client, smtp_server):
     return ResetAuth(client, smtp_server)
 
 
@@ -88,10 +89,10 @@ def assert_invalid_reset_token(response):
     assert response.json == {"error": ANY, "code": "invalid_reset_token"}
 
 
-def test_forgot_password_mails_one_reset_link(auth, smtp_server):
-    auth.register()
+def test_forgot_password_mails_one_reset_link(reset_auth, smtp_server):
+    reset_auth.register()
 
-    response = forgot(auth.client)
+    response = forgot(reset_auth.client)
 
     assert response.status_code == 200
     assert response.json == {"message": "If that account exists, a reset link was sent"}
@@ -107,38 +108,38 @@ def test_forgot_password_mails_one_reset_link(auth, smtp_server):
     [{"RESET_URL_TEMPLATE": "https://app.example.com/account/reset/{token}?from=mail"}],
     ids=["custom-template"],
 )
-def test_reset_link_follows_the_configured_template(auth, smtp_server, reset_settings):
-    auth.register()
-    forgot(auth.client)
+def test_reset_link_follows_the_configured_template(reset_auth, smtp_server, reset_settings):
+    reset_auth.register()
+    forgot(reset_auth.client)
 
     token = token_in(smtp_server.bodies()[0], reset_settings["RESET_URL_TEMPLATE"])
 
     assert "localhost:5000" not in smtp_server.bodies()[0]
-    assert reset(auth.client, token).status_code == 200
+    assert reset(reset_auth.client, token).status_code == 200
 
 
-def test_forgot_password_does_not_reveal_whether_the_account_exists(auth, smtp_server):
-    auth.register()
+def test_forgot_password_does_not_reveal_whether_the_account_exists(reset_auth, smtp_server):
+    reset_auth.register()
 
-    unknown = forgot(auth.client, "nobody@example.com")
-    known = forgot(auth.client, EMAIL)
+    unknown = forgot(reset_auth.client, "nobody@example.com")
+    known = forgot(reset_auth.client, EMAIL)
 
     assert unknown.status_code == known.status_code == 200
     assert unknown.get_data() == known.get_data()
     assert [message["To"] for message in smtp_server.messages] == [EMAIL]
 
 
-def test_forgot_password_matches_the_email_case_insensitively(auth, smtp_server):
-    auth.register()
+def test_forgot_password_matches_the_email_case_insensitively(reset_auth, smtp_server):
+    reset_auth.register()
 
-    forgot(auth.client, "User@EXAMPLE.com")
+    forgot(reset_auth.client, "User@EXAMPLE.com")
 
     assert [message["To"] for message in smtp_server.messages] == [EMAIL]
 
 
-def test_only_the_hash_of_the_reset_token_is_stored(app, auth, smtp_server):
-    auth.register()
-    token = mailed_token(auth.client, smtp_server)
+def test_only_the_hash_of_the_reset_token_is_stored(app, reset_auth, smtp_server):
+    reset_auth.register()
+    token = mailed_token(reset_auth.client, smtp_server)
 
     with app.app_context():
         rows = db.session.execute(
@@ -150,9 +151,9 @@ def test_only_the_hash_of_the_reset_token_is_stored(app, auth, smtp_server):
 
 
 @pytest.mark.parametrize("reset_settings", [{"RESET_TOKEN_TTL": 120}], ids=["ttl-120"])
-def test_reset_token_lives_for_reset_token_ttl(app, auth, smtp_server):
-    auth.register()
-    mailed_token(auth.client, smtp_server)
+def test_reset_token_lives_for_reset_token_ttl(app, reset_auth, smtp_server):
+    reset_auth.register()
+    mailed_token(reset_auth.client, smtp_server)
 
     with app.app_context():
         row = db.session.scalars(reset_tokens()).one()
@@ -160,67 +161,67 @@ def test_reset_token_lives_for_reset_token_ttl(app, auth, smtp_server):
     assert "within 2 minutes" in smtp_server.bodies()[0]
 
 
-def test_reset_password_sets_the_new_password(auth, smtp_server):
-    auth.register()
-    token = mailed_token(auth.client, smtp_server)
+def test_reset_password_sets_the_new_password(reset_auth, smtp_server):
+    reset_auth.register()
+    token = mailed_token(reset_auth.client, smtp_server)
 
-    response = reset(auth.client, token)
+    response = reset(reset_auth.client, token)
 
     assert response.status_code == 200
     assert response.json == {"message": "Password updated"}
-    assert login(auth.client, NEW_PASSWORD).status_code == 200
-    old = login(auth.client, PASSWORD)
+    assert login(reset_auth.client, NEW_PASSWORD).status_code == 200
+    old = login(reset_auth.client, PASSWORD)
     assert old.status_code == 401
     assert old.json == {"error": ANY, "code": "invalid_credentials"}
 
 
-def test_reset_password_ends_every_session(auth, smtp_server):
-    auth.register()
-    laptop, phone = auth.login(), auth.login()
-    token = mailed_token(auth.client, smtp_server)
+def test_reset_password_ends_every_session(reset_auth, smtp_server):
+    reset_auth.register()
+    laptop, phone = reset_auth.login(), reset_auth.login()
+    token = mailed_token(reset_auth.client, smtp_server)
 
-    assert reset(auth.client, token).status_code == 200
+    assert reset(reset_auth.client, token).status_code == 200
 
     for tokens in (laptop, phone):
-        refreshed = auth.refresh(tokens["refreshToken"])
+        refreshed = reset_auth.refresh(tokens["refreshToken"])
         assert refreshed.status_code == 401
         assert refreshed.json == {"error": ANY, "code": "token_revoked"}
-        me = auth.me(tokens)
+        me = reset_auth.me(tokens)
         assert me.status_code == 401
         assert me.json == {"error": ANY, "code": "token_revoked"}
 
 
-def test_reset_token_works_once(auth, smtp_server):
-    auth.register()
-    token = mailed_token(auth.client, smtp_server)
-    assert reset(auth.client, token).status_code == 200
+def test_reset_token_works_once(reset_auth, smtp_server):
+    reset_auth.register()
+    token = mailed_token(reset_auth.client, smtp_server)
+    assert reset(reset_auth.client, token).status_code == 200
 
-    again = reset(auth.client, token, "yet another passphrase")
+    again = reset(reset_auth.client, token, "yet another passphrase")
 
     assert_invalid_reset_token(again)
-    assert login(auth.client, NEW_PASSWORD).status_code == 200
+    assert login(reset_auth.client, NEW_PASSWORD).status_code == 200
 
 
-def test_expired_reset_token_is_refused(app, auth, smtp_server):
-    auth.register()
-    token = mailed_token(auth.client, smtp_server)
+def test_expired_reset_token_is_refused(app, reset_auth, smtp_server):
+    reset_auth.register()
+    token = mailed_token(reset_auth.client, smtp_server)
     with app.app_context():
         db.session.execute(sa.update(EmailToken).values(expires_at=utcnow() - timedelta(seconds=1)))
         db.session.commit()
 
-    assert_invalid_reset_token(reset(auth.client, token))
-    assert login(auth.client, PASSWORD).status_code == 200
+    assert_invalid_reset_token(reset(reset_auth.client, token))
+    assert login(reset_auth.client, PASSWORD).status_code == 200
 
 
-def test_using_a_newer_reset_token_spends_the_older_one(auth, smtp_server):
-    auth.register()
-    older = mailed_token(auth.client, smtp_server)
-    newer = mailed_token(auth.client, smtp_server)
+def test_using_a_newer_reset_token_spends_the_older_one(reset_auth, smtp_server):
+    reset_auth.register()
+    older = mailed_token(reset_auth.client, smtp_server)
+    newer = mailed_token(reset_auth.client, smtp_server)
     assert older != newer
 
-    assert reset(auth.client, newer).status_code == 200
+    assert reset(reset_auth.client, newer).status_code == 200
 
-    assert_invalid_reset_token(reset(auth.client, older, "yet another passphrase"))
+    assert_invalid_reset_token(reset(reset_auth.client, older, "yet another passphrase"))
 
 
 @pytest.mark.parametrize(
@@ -228,18 +229,18 @@ def test_using_a_newer_reset_token_spends_the_older_one(auth, smtp_server):
     ["garbage", "x" * 4096, "0" * 43, "eyJhbGciOiJIUzI1NiJ9.e30.c2ln"],
     ids=["word", "longest-allowed", "token-shaped", "jwt-shaped"],
 )
-def test_unknown_reset_token_is_refused(auth, token):
-    auth.register()
+def test_unknown_reset_token_is_refused(reset_auth, token):
+    reset_auth.register()
 
-    assert_invalid_reset_token(reset(auth.client, token))
-    assert login(auth.client, PASSWORD).status_code == 200
+    assert_invalid_reset_token(reset(reset_auth.client, token))
+    assert login(reset_auth.client, PASSWORD).status_code == 200
 
 
 @pytest.mark.parametrize("kind", ["accessToken", "refreshToken"])
-def test_access_and_refresh_tokens_are_not_reset_tokens(auth, kind):
-    tokens = auth.signup()
+def test_access_and_refresh_tokens_are_not_reset_tokens(reset_auth, kind):
+    tokens = reset_auth.signup()
 
-    assert_invalid_reset_token(reset(auth.client, tokens[kind]))
+    assert_invalid_reset_token(reset(reset_auth.client, tokens[kind]))
 
 
 @pytest.mark.parametrize(
@@ -268,41 +269,43 @@ WEAK_PASSWORDS = {
 
 
 @pytest.mark.parametrize("password", WEAK_PASSWORDS.values(), ids=WEAK_PASSWORDS.keys())
-def test_reset_refuses_a_weak_password_without_spending_the_token(auth, smtp_server, password):
-    auth.register()
-    token = mailed_token(auth.client, smtp_server)
+def test_reset_refuses_a_weak_password_without_spending_the_token(
+    reset_auth, smtp_server, password
+):
+    reset_auth.register()
+    token = mailed_token(reset_auth.client, smtp_server)
 
-    refused = reset(auth.client, token, password)
+    refused = reset(reset_auth.client, token, password)
 
     assert refused.status_code == 400
     assert refused.json == {"error": ANY, "code": "validation_error", "details": ANY}
     assert refused.json["details"]["password"]
-    assert login(auth.client, PASSWORD).status_code == 200
-    assert reset(auth.client, token).status_code == 200
+    assert login(reset_auth.client, PASSWORD).status_code == 200
+    assert reset(reset_auth.client, token).status_code == 200
 
 
-def test_reset_token_is_not_an_access_token(auth, smtp_server):
-    auth.register()
-    token = mailed_token(auth.client, smtp_server)
+def test_reset_token_is_not_an_access_token(reset_auth, smtp_server):
+    reset_auth.register()
+    token = mailed_token(reset_auth.client, smtp_server)
 
-    response = auth.me(token)
-
-    assert response.status_code == 401
-    assert response.json == {"error": ANY, "code": "invalid_token"}
-
-
-def test_reset_token_is_not_a_refresh_token(auth, smtp_server):
-    auth.register()
-    token = mailed_token(auth.client, smtp_server)
-
-    response = auth.refresh(token)
+    response = reset_auth.me(token)
 
     assert response.status_code == 401
     assert response.json == {"error": ANY, "code": "invalid_token"}
 
 
-def test_forgot_password_hides_a_mail_server_outage(app, auth, caplog, monkeypatch):
-    auth.register()
+def test_reset_token_is_not_a_refresh_token(reset_auth, smtp_server):
+    reset_auth.register()
+    token = mailed_token(reset_auth.client, smtp_server)
+
+    response = reset_auth.refresh(token)
+
+    assert response.status_code == 401
+    assert response.json == {"error": ANY, "code": "invalid_token"}
+
+
+def test_forgot_password_hides_a_mail_server_outage(app, reset_auth, caplog, monkeypatch):
+    reset_auth.register()
     issued = []
     real_issue = email_tokens.issue
 
@@ -314,37 +317,34 @@ def test_forgot_password_hides_a_mail_server_outage(app, auth, caplog, monkeypat
     app.config["SMTP_PORT"] = free_port()  # nothing listens there
     caplog.set_level(logging.DEBUG)
 
-    down = forgot(auth.client)
+    down = forgot(reset_auth.client)
 
     assert down.status_code == 200
-    assert down.get_data() == forgot(auth.client, "nobody@example.com").get_data()
+    assert down.get_data() == forgot(reset_auth.client, "nobody@example.com").get_data()
     assert len(issued) == 1
     assert any(record.levelno >= logging.ERROR for record in caplog.records)
     assert issued[0] not in caplog.text
 
 
-def test_disabled_account_gets_no_reset_mail(app, auth, smtp_server):
-    auth.register()
-    with app.app_context():
-        db.session.execute(sa.update(User).values(disabled=True))
-        db.session.commit()
+def test_disabled_account_gets_no_reset_mail(app, reset_auth, smtp_server):
+    make_user(app, disabled=True)
 
-    response = forgot(auth.client)
+    response = forgot(reset_auth.client)
 
     assert response.status_code == 200
-    assert response.get_data() == forgot(auth.client, "nobody@example.com").get_data()
+    assert response.get_data() == forgot(reset_auth.client, "nobody@example.com").get_data()
     assert smtp_server.messages == []
     with app.app_context():
         assert db.session.scalars(reset_tokens()).all() == []
 
 
-def test_a_reset_link_job_for_an_account_disabled_meanwhile_sends_nothing(app, auth, smtp_server):
+def test_a_reset_link_job_for_an_account_disabled_meanwhile_sends_nothing(
+    app, reset_auth, smtp_server
+):
     """forgot-password leaves the link to a background job; disabling the account before
     it runs spent the user's links, and the job must not make a new one."""
-    auth.register()
+    make_user(app, disabled=True)
     with app.app_context():
-        db.session.execute(sa.update(User).values(disabled=True))
-        db.session.commit()
         send_reset_link(1)
         assert db.session.scalars(reset_tokens()).all() == []
     assert smtp_server.messages == []

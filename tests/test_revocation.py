@@ -8,9 +8,8 @@ import re
 
 import pytest
 
-from app.extensions import db
-from app.models import User
-from tests.conftest import PASSWORD
+from tests.factories import update_user
+from tests.support import PASSWORD
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -24,12 +23,6 @@ def app_config(mail_config):
 def emailed_reset_token(client, smtp_server):
     client.post("/auth/forgot-password", json={"email": "user@example.com"})
     return re.search(r"token=(\S+)", smtp_server.bodies()[-1]).group(1)
-
-
-def set_user(app, **values):
-    with app.app_context():
-        db.session.execute(db.update(User).values(**values))
-        db.session.commit()
 
 
 def logout(ctx):
@@ -67,11 +60,11 @@ def account_deleted(ctx):
 
 
 def disabled(ctx):
-    set_user(ctx.app, disabled=True)
+    update_user(ctx.app, disabled=True)
 
 
 def role_changed(ctx):
-    set_user(ctx.app, role="admin")
+    update_user(ctx.app, role="admin")
 
 
 class Context:

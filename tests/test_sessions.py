@@ -7,7 +7,7 @@ import pytest
 
 from app.extensions import db
 from app.models import LoginSession, RefreshToken, utcnow
-from tests.conftest import PASSWORD
+from tests.support import PASSWORD
 
 
 def sign_in(client, agent, email="user@example.com"):

@@ -9,7 +9,7 @@ import pytest
 
 from app import tokens
 from app.tokens import TokenError
-from tests.conftest import make_app
+from tests.support import make_app
 
 
 def cache(app):

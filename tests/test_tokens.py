@@ -7,17 +7,11 @@ import time
 import jwt
 import pytest
 
+from tests.support import assert_refused
+
 
 def b64(data: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-
-@pytest.fixture
-def session(auth):
-    """A signed-in user: their token pair and the claims of their access token."""
-    tokens = auth.signup()
-    claims = jwt.decode(tokens["accessToken"], options={"verify_signature": False})
-    return tokens, claims
 
 
 def forge(app, claims, *, key=None, algorithm="HS256", headers=None):
@@ -25,15 +19,8 @@ def forge(app, claims, *, key=None, algorithm="HS256", headers=None):
     return jwt.encode(claims, key or app.config["JWT_ACCESS_SECRET"], algorithm, headers=headers)
 
 
-def assert_refused(response, code="invalid_token"):
-    assert response.status_code == 401
-    assert response.json["code"] == code
-    challenge = response.headers["WWW-Authenticate"]
-    assert challenge.startswith('Bearer realm="api", error="invalid_token", error_description=')
-
-
-def test_access_token_has_contract_header_and_claims(session):
-    tokens, claims = session
+def test_access_token_has_contract_header_and_claims(signed_in_claims):
+    tokens, claims = signed_in_claims
     header = jwt.get_unverified_header(tokens["accessToken"])
     assert header["typ"] == "at+jwt"
     assert header["alg"] == "HS256"
@@ -42,46 +29,46 @@ def test_access_token_has_contract_header_and_claims(session):
     assert claims["exp"] - claims["iat"] == 900
 
 
-def test_forged_copy_of_a_valid_token_is_accepted(app, auth, session):
+def test_forged_copy_of_a_valid_token_is_accepted(app, auth, signed_in_claims):
     """The control for the attacks below: re-signing the same claims with the key works."""
-    _, claims = session
+    _, claims = signed_in_claims
     assert auth.me(forge(app, claims)).status_code == 200
 
 
-def test_alg_none_is_refused(auth, session):
-    _, claims = session
+def test_alg_none_is_refused(auth, signed_in_claims):
+    _, claims = signed_in_claims
     token = f"{b64({'alg': 'none', 'typ': 'at+jwt'})}.{b64(claims)}."
     assert_refused(auth.me(token))
 
 
-def test_token_signed_with_another_key_is_refused(app, auth, session):
-    _, claims = session
+def test_token_signed_with_another_key_is_refused(app, auth, signed_in_claims):
+    _, claims = signed_in_claims
     assert_refused(auth.me(forge(app, claims, key="another-secret-of-at-least-32-bytes!!")))
 
 
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
-def test_other_hmac_algorithm_with_the_right_key_is_refused(app, auth, session):
-    _, claims = session
+def test_other_hmac_algorithm_with_the_right_key_is_refused(app, auth, signed_in_claims):
+    _, claims = signed_in_claims
     assert_refused(auth.me(forge(app, claims, algorithm="HS512")))
 
 
-def test_refresh_token_is_not_an_access_token(auth, session):
-    tokens, _ = session
+def test_refresh_token_is_not_an_access_token(auth, signed_in_claims):
+    tokens, _ = signed_in_claims
     assert_refused(auth.me(tokens["refreshToken"]))
 
 
-def test_access_token_signed_with_refresh_key_is_refused(app, auth, session):
-    _, claims = session
+def test_access_token_signed_with_refresh_key_is_refused(app, auth, signed_in_claims):
+    _, claims = signed_in_claims
     assert_refused(auth.me(forge(app, claims, key=app.config["JWT_REFRESH_SECRET"])))
 
 
-def test_wrong_typ_header_is_refused(app, auth, session):
-    _, claims = session
+def test_wrong_typ_header_is_refused(app, auth, signed_in_claims):
+    _, claims = signed_in_claims
     assert_refused(auth.me(forge(app, claims, headers={"typ": "JWT"})))
 
 
-def test_access_token_is_not_a_refresh_token(auth, session):
-    tokens, _ = session
+def test_access_token_is_not_a_refresh_token(auth, signed_in_claims):
+    tokens, _ = signed_in_claims
     response = auth.refresh(tokens["accessToken"])
     assert response.status_code == 401
     assert response.json["code"] == "invalid_token"
@@ -97,33 +84,33 @@ def test_access_token_is_not_a_refresh_token(auth, session):
         ("role", None),
     ],
 )
-def test_wrong_claims_are_refused(app, auth, session, claim, value):
-    _, claims = session
+def test_wrong_claims_are_refused(app, auth, signed_in_claims, claim, value):
+    _, claims = signed_in_claims
     assert_refused(auth.me(forge(app, {**claims, claim: value})))
 
 
 @pytest.mark.parametrize("claim", ["exp", "iat", "nbf", "sub", "jti", "iss", "aud", "sid", "role"])
-def test_missing_claims_are_refused(app, auth, session, claim):
-    _, claims = session
+def test_missing_claims_are_refused(app, auth, signed_in_claims, claim):
+    _, claims = signed_in_claims
     claims = {k: v for k, v in claims.items() if k != claim}
     assert_refused(auth.me(forge(app, claims)))
 
 
-def test_expired_token_is_refused_with_token_expired(app, auth, session):
-    _, claims = session
+def test_expired_token_is_refused_with_token_expired(app, auth, signed_in_claims):
+    _, claims = signed_in_claims
     now = int(time.time())
     expired = {**claims, "iat": now - 1000, "nbf": now - 1000, "exp": now - 60}
     assert_refused(auth.me(forge(app, expired)), "token_expired")
 
 
-def test_expiry_within_leeway_is_tolerated(app, auth, session):
-    _, claims = session
+def test_expiry_within_leeway_is_tolerated(app, auth, signed_in_claims):
+    _, claims = signed_in_claims
     now = int(time.time())
     assert auth.me(forge(app, {**claims, "exp": now - 5})).status_code == 200
 
 
-def test_not_yet_valid_token_is_refused(app, auth, session):
-    _, claims = session
+def test_not_yet_valid_token_is_refused(app, auth, signed_in_claims):
+    _, claims = signed_in_claims
     now = int(time.time())
     future = {**claims, "iat": now + 600, "nbf": now + 600, "exp": now + 1200}
     assert_refused(auth.me(forge(app, future)))
@@ -136,9 +123,9 @@ def test_token_for_another_users_session_is_refused(app, auth):
     assert_refused(auth.me(forge(app, {**claims, "sub": "2"})), "token_revoked")
 
 
-def test_elevated_role_in_a_signed_token_is_refused(app, auth, session):
+def test_elevated_role_in_a_signed_token_is_refused(app, auth, signed_in_claims):
     """Even with the key, the role is rechecked against the store."""
-    _, claims = session
+    _, claims = signed_in_claims
     assert_refused(auth.me(forge(app, {**claims, "role": "admin"})), "token_revoked")
 
 
@@ -159,31 +146,31 @@ def test_missing_token_answers_with_realm_only(client):
 
 
 @pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
-def test_scheme_is_case_insensitive(client, session, scheme):
-    tokens, _ = session
+def test_scheme_is_case_insensitive(client, signed_in_claims, scheme):
+    tokens, _ = signed_in_claims
     response = client.get("/me", headers={"Authorization": f"{scheme} {tokens['accessToken']}"})
     assert response.status_code == 200
 
 
 @pytest.mark.parametrize("scheme", ["Basic", "Token", "JWT"])
-def test_other_schemes_are_not_bearer_tokens(client, session, scheme):
-    tokens, _ = session
+def test_other_schemes_are_not_bearer_tokens(client, signed_in_claims, scheme):
+    tokens, _ = signed_in_claims
     response = client.get("/me", headers={"Authorization": f"{scheme} {tokens['accessToken']}"})
     assert response.status_code == 401
     assert response.json["code"] == "missing_token"
 
 
-def test_token_in_query_string_is_not_accepted(client, session):
-    tokens, _ = session
+def test_token_in_query_string_is_not_accepted(client, signed_in_claims):
+    tokens, _ = signed_in_claims
     for name in ("access_token", "token", "accessToken"):
         response = client.get(f"/me?{name}={tokens['accessToken']}")
         assert response.status_code == 401
         assert response.json["code"] == "missing_token"
 
 
-def test_jku_and_jwk_headers_are_ignored(app, auth, session):
+def test_jku_and_jwk_headers_are_ignored(app, auth, signed_in_claims):
     """A header pointing at an attacker's keys changes nothing: our key still decides."""
-    _, claims = session
+    _, claims = signed_in_claims
     evil = {"jku": "https://evil.example/keys", "jwk": {"kty": "oct", "k": b64({"x": 1})}}
     assert auth.me(forge(app, claims, headers=evil)).status_code == 200
     bad_key = "attacker-key-of-at-least-32-bytes-long!"

@@ -11,8 +11,9 @@ import pytest
 from app.auth.verify import resend_quietly
 from app.config import load_config
 from app.extensions import db
-from app.models import EmailToken, User, utcnow
-from tests.conftest import PASSWORD, at_once
+from app.models import EmailToken, utcnow
+from tests.factories import make_user, update_user
+from tests.support import PASSWORD, at_once
 
 TEMPLATE = "https://app.example.com/verify?token={token}"
 LINK = re.compile(r"https://app\.example\.com/verify\?token=([\w-]+)")
@@ -20,18 +21,8 @@ REQUIRED = {"REQUIRE_EMAIL_VERIFICATION": True}
 
 
 @pytest.fixture
-def mail_config(smtp_server):
-    return {
-        "MAIL_BACKEND": "smtp",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": smtp_server.port,
-        "VERIFY_URL_TEMPLATE": TEMPLATE,
-    }
-
-
-@pytest.fixture
 def app_config(mail_config):
-    return mail_config
+    return {**mail_config, "VERIFY_URL_TEMPLATE": TEMPLATE}
 
 
 def tokens_in(mailbox):
@@ -249,10 +240,8 @@ def test_resend_by_email_answers_the_same_for_any_account(app, client, smtp_serv
 def test_resend_by_email_skips_disabled_and_verified_accounts(app, client, smtp_server, auth):
     auth.register("off@example.com")
     auth.register("done@example.com")
-    with app.app_context():
-        db.session.execute(db.update(User).where(User.id == 1).values(disabled=True))
-        db.session.execute(db.update(User).where(User.id == 2).values(email_verified=True))
-        db.session.commit()
+    update_user(app, "off@example.com", disabled=True)
+    update_user(app, "done@example.com", email_verified=True)
     expire_cooldown(app)
     smtp_server.messages.clear()
     for email in ("off@example.com", "done@example.com"):
@@ -267,9 +256,8 @@ def test_a_resend_job_for_an_account_disabled_meanwhile_sends_nothing(app, smtp_
     auth.register()
     expire_cooldown(app)
     smtp_server.messages.clear()
+    update_user(app, disabled=True)
     with app.app_context():
-        db.session.execute(db.update(User).values(disabled=True))
-        db.session.commit()
         resend_quietly(1)
     assert smtp_server.messages == []
 
@@ -313,11 +301,8 @@ def test_required_verification_refuses_unverified_login(client, auth):
 
 
 @pytest.mark.parametrize("app_config", [REQUIRED])
-def test_required_verification_admits_a_verified_account(client, auth):
-    auth.register()
-    with client.application.app_context():
-        db.session.execute(db.update(User).values(email_verified=True))
-        db.session.commit()
+def test_required_verification_admits_a_verified_account(app, client):
+    make_user(app, verified=True)
     assert login(client).status_code == 200
 
 
