@@ -25,9 +25,10 @@ def script(blocks: list[str]) -> str:
 
 
 def test_walkthrough_runs_top_to_bottom_against_a_live_service(tmp_path):
-    missing = [tool for tool in ("curl", "jq") if shutil.which(tool) is None]
-    if missing:
-        service_missing(" and ".join(missing), "not installed", "apt-get install curl jq")
+    tools = {tool: shutil.which(tool) for tool in ("bash", "curl", "jq")}
+    if missing := [tool for tool, path in tools.items() if path is None]:
+        install = "apt-get install " + " ".join(missing)
+        service_missing(" and ".join(missing), "not installed", install)
     blocks = walkthrough_blocks()
     assert len(blocks) >= 8, "docs/walkthrough.md lost its bash blocks"
     log = tmp_path / "auth.log"
@@ -43,7 +44,7 @@ def test_walkthrough_runs_top_to_bottom_against_a_live_service(tmp_path):
     migrate(env)
     with gunicorn(env, log=log) as base:
         result = subprocess.run(
-            ["bash", "-c", script(blocks)],
+            [tools["bash"], "-c", script(blocks)],
             cwd=tmp_path,
             env={**env, "BASE": base, "MAIL_LOG": str(log)},
             capture_output=True,
