@@ -70,7 +70,6 @@ def test_the_configuration_table_states_the_defaults_of_the_code():
 def slug(heading: str) -> str:
     """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
     text = LINK.sub("]", heading)  # a link in a heading anchors by its text
-    text = re.sub(r"[`*_\[\]]", "", text) if "`" in text or "[" in text else text
     return re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
 
 
@@ -92,6 +91,9 @@ def test_slugs_follow_githubs_rules():
     )
     assert slug("4. Start gunicorn (on every host)") == "4-start-gunicorn-on-every-host"
     assert slug("`flask users` commands") == "flask-users-commands"
+    assert slug("`RATELIMIT_STORAGE_URI` and [Redis](https://redis.io)") == (
+        "ratelimit_storage_uri-and-redis"
+    )
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(ROOT)))
