@@ -8,7 +8,7 @@ Read from the environment, so the same file serves every host:
 Sync workers, one request at a time per process, behind nginx (which buffers slow
 clients). Every request is CPU work in Python between short database round trips, and
 bcrypt (about 0.25 s at cost 12) is CPU too, so processes use the cores better than
-threads: the benchmark (bench/, README "Performance") measured gthread workers losing
+threads: the benchmark (bench/, docs/performance.md) measured gthread workers losing
 half their throughput, either to threads queueing for the GIL after each round trip or to
 keep-alive connections (nginx's upstream pool, a load generator's) piling up on one
 worker while the others idle. Sync workers take one connection per request from the

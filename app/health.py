@@ -6,7 +6,7 @@ outage never gets a healthy process restarted. `/readyz` also reads the schema's
 DATABASE_CONNECT_TIMEOUT), or its schema is not migrated to this code's head, it answers
 503 `service_unavailable` and the balancer sends traffic elsewhere. A revision this code
 does not know counts as ready: a later release migrated first, and migrations keep the
-running version working (README, "Deployment order"). Redis is deliberately not checked:
+running version working (docs/deployment.md, "Deployment order"). Redis is deliberately not checked:
 rate limits fall back to per-process memory without it (see app/ratelimit.py), so a
 Redis outage must not take every instance out of rotation. Neither is rate limited.
 """
@@ -56,7 +56,7 @@ def init_app(app: Flask) -> None:
     """Find the migrations `flask db upgrade` applies; readiness compares against them.
 
     Flask-Migrate's folder is relative to the working directory (the deployment's, see
-    README); a development checkout also finds the one next to the package.
+    docs/deployment.md); a development checkout also finds the one next to the package.
     """
     configured = Path(app.extensions["migrate"].directory)
     for directory in (configured, Path(app.root_path).parent / configured.name):

@@ -5,7 +5,7 @@ wrong key is a ConfigError before the first request. JWT_PRIVATE_KEY_FILE signs;
 of JWT_VERIFY_ONLY_KEY_FILES only verify. All of them are published, each under a `kid`
 that is its RFC 7638 thumbprint, so the kid follows the key and not the file name. That
 is the whole of key rotation: publish the new key, sign with it, retire the old one after
-the longest access-token life (README, "Key rotation").
+the longest access-token life (docs/keys.md, "Key rotation").
 """
 
 import base64

@@ -14,7 +14,7 @@ rounds so that drift hits every phase alike:
 
 then `POST /auth/login` at bcrypt cost 12 against the bcrypt limit measured here, and a
 soak of /me and refresh together, reading every worker's RSS before and after. It prints
-the table and the targets; `--readme` also writes them into README.md.
+the table and the targets; `--docs` also writes them into docs/performance.md.
 
 Usage: .venv/bin/python -m bench [--backend both] [--seconds 5] [--rounds 3] [--soak 60]
 """
@@ -216,7 +216,9 @@ def main() -> None:
         ),
         help="a server where the benchmark may create and drop its auth_bench_* databases",
     )
-    parser.add_argument("--readme", action="store_true", help="write the results to README.md")
+    parser.add_argument(
+        "--docs", action="store_true", help="write the results to docs/performance.md"
+    )
     args = parser.parse_args()
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
     started = time.monotonic()
@@ -228,8 +230,8 @@ def main() -> None:
     text = report.markdown(results, machine)
     print(text)
     report.save(results, machine)
-    if args.readme:
-        report.write_readme(text)
+    if args.docs:
+        report.write_docs(text)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The benchmark's results: the table, the targets, the machine, and the README section."""
+"""The benchmark's results: the table, the targets, the machine, and the section of
+docs/performance.md that shows them."""
 
 import json
 import os
@@ -12,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "latest.json"
-README = ROOT / "README.md"
+PERFORMANCE_PAGE = ROOT / "docs" / "performance.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 # pymalloc takes memory from the system in 1 MiB arenas: less than one is not a trend.
 LEAK_KIB = 1024
@@ -102,8 +103,8 @@ def machine(args, elapsed: float) -> dict:
         ),
         platform.processor(),
     )
-    # `make bench` is `python -m bench`; --readme only says where the output goes.
-    options = [arg for arg in sys.argv[1:] if arg != "--readme"]
+    # `make bench` is `python -m bench`; --docs only says where the output goes.
+    options = [arg for arg in sys.argv[1:] if arg != "--docs"]
     command = "python -m bench " + " ".join(options) if options else "make bench"
     return {
         "date": time.strftime("%Y-%m-%d"),
@@ -142,7 +143,7 @@ def markdown(results: dict, machine: dict) -> str:
         stores = result["stores"]
         lines += [
             "",
-            f"#### {'PostgreSQL' if backend == 'postgres' else 'SQLite'}",
+            f"### {'PostgreSQL' if backend == 'postgres' else 'SQLite'}",
             "",
             f"{result['workers']} gunicorn workers. "
             f"Small store: {stores['small']['users']:,} users; large store: "
@@ -198,9 +199,9 @@ def save(results: dict, machine: dict) -> None:
     RESULTS.write_text(json.dumps({"machine": machine, "results": results}, indent=2) + "\n")
 
 
-def write_readme(text: str) -> None:
-    readme = README.read_text()
+def write_docs(text: str) -> None:
+    page = PERFORMANCE_PAGE.read_text()
     pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
-    if not pattern.search(readme):
-        raise SystemExit(f"README.md has no {START} ... {END} section to write into")
-    README.write_text(pattern.sub(lambda _: f"{START}\n{text}\n{END}", readme))
+    if not pattern.search(page):
+        raise SystemExit(f"docs/performance.md has no {START} ... {END} section to write into")
+    PERFORMANCE_PAGE.write_text(pattern.sub(lambda _: f"{START}\n{text}\n{END}", page))

@@ -217,7 +217,7 @@ def test_access_token_is_not_a_refresh_token(auth, signed_in_claims):
     assert response.json["code"] == "invalid_token"
 
 
-# --- key rotation, as the README does it ----------------------------------------------------
+# --- key rotation, as docs/keys.md does it --------------------------------------------------
 
 
 def test_rotation_keeps_everyone_logged_in_and_retires_the_old_key(app, deploy, key_files):

@@ -144,16 +144,16 @@ def log_in_over_http(base: str) -> dict:
     return post(f"{base}/auth/login", body)
 
 
-def readme_verifier(base: str, algorithm: str = "RS256"):
-    """The README's downstream example, run as written with our address and algorithm in it."""
-    readme = (ROOT / "README.md").read_text()
-    code = readme.split("<!-- downstream-verifier -->", 1)[1].split("```python\n", 1)[1]
+def documented_verifier(base: str, algorithm: str = "RS256"):
+    """docs/keys.md's downstream example, run as written with our address and algorithm in it."""
+    page = (ROOT / "docs" / "keys.md").read_text()
+    code = page.split("<!-- downstream-verifier -->", 1)[1].split("```python\n", 1)[1]
     code = code.split("```", 1)[0]
     for line, value in (("AUTH_SERVICE = ", base), ("ALGORITHM = ", algorithm)):
         original = next(text for text in code.splitlines() if text.startswith(line))
         code = code.replace(original, f'{line}"{value}"')
     namespace: dict = {}
-    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 (our own README)
+    exec(compile(code, "docs/keys.md", "exec"), namespace)  # noqa: S102 (our own docs)
     return namespace["verify_access_token"]
 
 
@@ -171,7 +171,7 @@ def test_downstream_service_verifies_our_tokens_with_the_jwks_url_only(
     live = deploy(**key_config(algorithm, key_files[key]))
     with serving(live) as base:
         tokens = log_in_over_http(base)
-        verify_access_token = readme_verifier(base, algorithm)
+        verify_access_token = documented_verifier(base, algorithm)
         claims = verify_access_token(tokens["accessToken"])
         assert claims["sub"] == "1"
         assert claims["email"] == "downstream@example.com"
@@ -183,7 +183,7 @@ def test_downstream_service_verifies_our_tokens_with_the_jwks_url_only(
 def test_downstream_service_refuses_a_token_we_did_not_sign(app, key_files, no_proxy):
     with serving(app) as base:
         tokens = log_in_over_http(base)
-        verify_access_token = readme_verifier(base)
+        verify_access_token = documented_verifier(base)
         header = jwt.get_unverified_header(tokens["accessToken"])
         claims = jwt.decode(tokens["accessToken"], options={"verify_signature": False})
         attacker = rsa.generate_private_key(65537, 2048)
@@ -202,4 +202,4 @@ def test_downstream_service_checks_audience_and_issuer(deploy, key_files, no_pro
     with serving(live) as base:
         tokens = log_in_over_http(base)
         with pytest.raises(error):
-            readme_verifier(base)(tokens["accessToken"])
+            documented_verifier(base)(tokens["accessToken"])

@@ -200,7 +200,8 @@ def test_a_refresh_stopped_by_the_statement_timeout_leaves_the_old_token_usable(
 def retrying_service(tmp_path_factory):
     # A client that retries a refresh after a network error cannot know whether the first
     # attempt committed just before the connection died: REFRESH_REUSE_INTERVAL lets the
-    # retry get the same successor instead of being taken for theft (see README).
+    # retry get the same successor instead of being taken for theft (docs/deployment.md,
+    # "When the database is down").
     with service_behind_proxy(tmp_path_factory, "load", REFRESH_REUSE_INTERVAL="30") as running:
         yield running
 
