@@ -5,8 +5,8 @@ import re
 import shutil
 import subprocess
 
-from tests.conftest import service_missing
 from tests.live import ROOT, gunicorn, migrate, service_env
+from tests.support import service_missing
 
 WALKTHROUGH = ROOT / "docs" / "walkthrough.md"
 BLOCK = re.compile(r"^```bash\n(.*?)^```$", re.S | re.M)
