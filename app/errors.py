@@ -70,7 +70,9 @@ def error_response(error: APIError):
     return response
 
 
-def _from_http_exception(exc: HTTPException):
+def from_http_exception(exc: HTTPException):
+    """A Werkzeug HTTP error (404, 405, 413...) in the envelope; flask-smorest's `Api`
+    answers with it too (app/api.py)."""
     status = exc.code or 500
     headers = {}
     valid_methods = getattr(exc, "valid_methods", None)
@@ -86,7 +88,7 @@ def _from_http_exception(exc: HTTPException):
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(APIError, error_response)
-    app.register_error_handler(HTTPException, _from_http_exception)
+    app.register_error_handler(HTTPException, from_http_exception)
 
     @app.errorhandler(TokenError)
     def token_error(exc: TokenError):

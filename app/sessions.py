@@ -52,14 +52,6 @@ class TokenPair:
     session_id: str
     refresh_expires_in: int
 
-    def as_json(self) -> dict:
-        return {
-            "accessToken": self.access_token,
-            "refreshToken": self.refresh_token,
-            "tokenType": "Bearer",
-            "expiresIn": self.expires_in,
-        }
-
 
 def _client() -> dict[str, str | None]:
     return {"ip": request.remote_addr, "user_agent": request.user_agent.string[:512] or None}

@@ -18,7 +18,8 @@ from app import users, verification
 from app.errors import APIError
 from app.extensions import db
 from app.models import ROLES, USER, User
-from app.schemas import Email, RegisterSchema
+from app.schemas.fields import Email
+from app.schemas.requests import RegisterSchema
 
 users_cli = AppGroup("users", help="Create, list, promote, disable and enable accounts.")
 
