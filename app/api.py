@@ -41,12 +41,17 @@ INVALID = {"json": "The request body is invalid.", "query": "The query string is
 
 
 class Parser(FlaskParser):
+    """webargs, reading and refusing bodies as the contract says."""
+
     DEFAULT_VALIDATION_STATUS = 400
 
     def _raw_load_json(self, req) -> Any:
+        """Not webargs' reader, which takes a non-JSON body for an empty one (no 415)."""
         return json_body()
 
     def handle_error(self, error, req, schema, *, error_status_code, error_headers) -> NoReturn:
+        """webargs nests the messages under the location (`{"json": {...}}`); the
+        contract's `details` are the fields' messages themselves."""
         ((location, messages),) = error.messages.items()
         if not isinstance(messages, dict):
             messages = {"_schema": messages}
