@@ -1,7 +1,7 @@
 """flask-smorest, set up for this API: one declaration per endpoint gives its validation,
 its response body and its documentation.
 
-- `Parser` reads bodies with `request_body.json_body` (415, 400 `invalid_json`) and turns
+- `Parser` reads bodies with `web.request_body.json_body` (415, 400 `invalid_json`) and turns
   a validation error into the contract's 400 `validation_error`.
 - `Api` answers every error in the contract's envelope (app/errors.py), not the library's.
 - `Blueprint` documents the errors a route can give (`errors`), who may call it
@@ -18,9 +18,9 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from app.errors import APIError, from_http_exception
-from app.request_body import json_body
 from app.schemas.fields import Email
 from app.schemas.responses import ErrorSchema
+from app.web.request_body import json_body
 
 ERROR_DESCRIPTIONS = {
     400: "Invalid JSON or a validation error (see `details`)",

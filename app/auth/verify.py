@@ -9,10 +9,10 @@ from app.errors import APIError
 from app.extensions import db
 from app.models import User
 from app.ratelimit import limit
-from app.request_body import load_body
 from app.schemas.requests import ResendVerificationSchema, VerifyEmailSchema
 from app.schemas.responses import MessageSchema
 from app.security import authenticate
+from app.web.request_body import load_body
 
 SENT = "A new verification link has been sent."
 ALREADY = "This email address is already verified."

@@ -23,10 +23,10 @@ from flask import Response, current_app, jsonify, make_response, request
 
 from app import tokens
 from app.errors import APIError
-from app.request_body import load_body
 from app.schemas.requests import RefreshTokenSchema
 from app.schemas.responses import TokenPairSchema
 from app.sessions import TokenPair
+from app.web.request_body import load_body
 
 MODE_HEADER = "X-Token-Transport"
 REFRESH_COOKIE = "__Secure-refresh_token"
