@@ -26,11 +26,12 @@ from dotenv import find_dotenv, load_dotenv
 from flask import Flask
 from flask.helpers import get_debug_flag
 
-from app import audit, database, headers, health, keys, outbox, proxies, ratelimit, tokens
+from app import audit, database, headers, keys, outbox, proxies, ratelimit, tokens
 from app import config as configuration
 from app.bodies import Request
 from app.errors import register_error_handlers
 from app.extensions import db, migrate
+from app.web import health, openapi
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -91,18 +92,18 @@ def register_blueprints(app: Flask) -> None:
     from app.account import bp as account_bp
     from app.admin import bp as admin_bp
     from app.auth import bp as auth_bp
-    from app.health import bp as health_bp
-    from app.openapi import bp as openapi_bp
     from app.reset import bp as reset_bp
     from app.wellknown import bp as wellknown_bp
 
-    app.register_blueprint(auth_bp, url_prefix="/auth")
-    app.register_blueprint(reset_bp, url_prefix="/auth")
-    app.register_blueprint(account_bp, url_prefix="/me")
-    app.register_blueprint(admin_bp, url_prefix="/admin")
-    app.register_blueprint(health_bp)
-    app.register_blueprint(openapi_bp)
-    app.register_blueprint(wellknown_bp, url_prefix="/.well-known")
+    openapi.init_app(app)
+    openapi.api.register_blueprint(auth_bp, url_prefix="/auth")
+    openapi.api.register_blueprint(reset_bp, url_prefix="/auth")
+    openapi.api.register_blueprint(account_bp, url_prefix="/me")
+    openapi.api.register_blueprint(admin_bp, url_prefix="/admin")
+    openapi.api.register_blueprint(health.bp)
+    openapi.api.register_blueprint(openapi.bp)
+    openapi.api.register_blueprint(wellknown_bp, url_prefix="/.well-known")
+    openapi.freeze(app)
 
 
 def register_commands(app: Flask) -> None:

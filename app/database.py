@@ -23,9 +23,9 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.exc import DBAPIError
 
+from app.database_errors import database_unreachable, driver_reason
 from app.extensions import db
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -65,24 +65,6 @@ def engine_options(settings: Mapping[str, Any]) -> dict[str, Any]:
     }
     options.update(pool_timeout=connect_timeout, connect_args=connect_args)
     return options
-
-
-def database_unreachable(exc: Exception) -> bool:
-    """Whether a database error means "gone or too slow" (503) rather than a bug (500).
-
-    OperationalError covers refused and timed-out connections and statement timeouts;
-    InterfaceError a connection closed under us; `connection_invalidated` any error that
-    the dialect recognised as a lost connection; PoolTimeoutError an exhausted pool.
-    """
-    return isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError) or bool(
-        getattr(exc, "connection_invalidated", False)
-    )
-
-
-def driver_reason(exc: Exception) -> str:
-    """The driver's message ("connection refused", "statement timeout"), never the SQL or
-    its parameters, which str(exc) would include."""
-    return str(getattr(exc, "orig", None) or type(exc).__name__).splitlines()[0]
 
 
 def init_app(app: Flask) -> None:

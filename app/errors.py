@@ -17,7 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from app import exceptions as refused
-from app.database import database_unreachable, driver_reason
+from app.database_errors import database_unreachable, driver_reason
 
 # Machine-readable codes for the HTTP errors Werkzeug raises by itself.
 HTTP_CODES = {
@@ -130,7 +130,9 @@ def error_response(error: APIError):
     return response
 
 
-def _from_http_exception(exc: HTTPException):
+def from_http_exception(exc: HTTPException):
+    """A Werkzeug HTTP error (404, 405, 413...) in the envelope; flask-smorest's `Api`
+    answers with it too (app/api.py)."""
     status = exc.code or 500
     headers = {}
     valid_methods = getattr(exc, "valid_methods", None)
@@ -146,7 +148,7 @@ def _from_http_exception(exc: HTTPException):
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(APIError, error_response)
-    app.register_error_handler(HTTPException, _from_http_exception)
+    app.register_error_handler(HTTPException, from_http_exception)
 
     @app.errorhandler(refused.ServiceError)
     def service_error(exc: refused.ServiceError):

@@ -24,11 +24,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def isoformat(value: datetime) -> str:
-    """A stored UTC time as the API shows it: ISO 8601 with a `Z`."""
-    return value.isoformat().replace("+00:00", "Z")
-
-
 def new_id() -> str:
     return uuid.uuid4().hex
 
@@ -82,16 +77,6 @@ class User(db.Model):
 
     def check_password(self, password: str) -> bool:
         return passwords.check_password(password, self.password_hash)
-
-    def to_json(self) -> dict:
-        """The account as `/me` shows it (never the hash)."""
-        return {
-            "id": self.id,
-            "email": self.email,
-            "role": self.role,
-            "emailVerified": self.email_verified,
-            "createdAt": self.created_at.isoformat().replace("+00:00", "Z"),
-        }
 
     def __repr__(self) -> str:
         return f"<User {self.id}>"

@@ -10,7 +10,7 @@ in-memory counters (limits still apply, per process) rather than failing request
 Flask-Limiter takes any exception raised while it checks the limits for a dead storage and
 switches to those in-memory counters, so a key function must never raise: each reads only
 what is already checked (the peer address, the user the guard authenticated, a body that
-`schemas.body` validated before the limits run), and an oversized or malformed body is
+`@bp.arguments` validated before the limits run), and an oversized or malformed body is
 answered before any limit is counted. The fallback follows a storage error only.
 
 Every attempt counts before the work it limits, atomically in the shared store (a fixed

@@ -59,14 +59,6 @@ class TokenPair:
     session_id: str
     refresh_expires_in: int
 
-    def as_json(self) -> dict:
-        return {
-            "accessToken": self.access_token,
-            "refreshToken": self.refresh_token,
-            "tokenType": "Bearer",
-            "expiresIn": self.expires_in,
-        }
-
 
 def _seconds(name: str) -> timedelta:
     return timedelta(seconds=current_app.config[name])

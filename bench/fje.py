@@ -14,6 +14,9 @@ from flask_jwt_extended import JWTManager, current_user, jwt_required
 from app import database
 from app.extensions import db
 from app.models import User
+from app.schemas.responses import AccountSchema
+
+ACCOUNT = AccountSchema()
 
 
 def create_fje_app(database_url: str | None = None, secret: str | None = None) -> Flask:
@@ -38,7 +41,7 @@ def create_fje_app(database_url: str | None = None, secret: str | None = None) -
     @app.get("/me")
     @jwt_required()
     def me():
-        return current_user.to_json()
+        return ACCOUNT.dump(current_user)
 
     @app.get("/healthz")
     def healthz():

@@ -12,8 +12,10 @@ from app import create_app
 from app.errors import APIError
 from app.extensions import db
 from app.models import User
+from app.schemas.responses import AccountSchema
 
 reference = Blueprint("reference", __name__)
+ACCOUNT = AccountSchema()
 
 
 @reference.get("/bench/users/<int:user_id>")
@@ -21,7 +23,7 @@ def user(user_id: int):
     found = db.session.get(User, user_id)
     if found is None:
         raise APIError(404, "not_found", "There is no such user.")
-    return found.to_json()
+    return ACCOUNT.dump(found)
 
 
 def create_reference_app() -> Flask:

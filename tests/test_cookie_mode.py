@@ -3,7 +3,7 @@
 import jwt
 import pytest
 
-from app.cookies import CSRF_COOKIE, CSRF_HEADER, MODE_HEADER, REFRESH_COOKIE
+from app.web.cookies import CSRF_COOKIE, CSRF_HEADER, MODE_HEADER, REFRESH_COOKIE
 from tests.support import PASSWORD
 
 COOKIE_MODE = {MODE_HEADER: "cookie"}

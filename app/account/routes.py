@@ -1,34 +1,38 @@
 """The signed-in user's own account: profile, password, sessions, deletion."""
 
-from flask import Blueprint
-
-from app import cookies, email_tokens, sessions
+from app import email_tokens, sessions
+from app.api import Blueprint
 from app.audit import audit
 from app.exceptions import WrongPassword
 from app.extensions import db
-from app.models import isoformat
 from app.proxies import client_info
 from app.ratelimit import limit, user_key
-from app.schemas import ChangePasswordSchema, DeleteAccountSchema, check_password_for, load_body
-from app.security import current_session_id, current_user, login_required
+from app.schemas.requests import ChangePasswordSchema, DeleteAccountSchema, check_password_for
+from app.schemas.responses import AccountSchema, SessionListSchema, TokenPairSchema
+from app.security import current_user, login_required
+from app.web import cookies
 
-bp = Blueprint("account", __name__)
+bp = Blueprint("account", __name__, description="The caller's own account")
 
 
 @bp.get("")
+@bp.response(200, AccountSchema)
+@bp.bearer()
 @login_required
 def me():
     """Return the caller's account."""
-    return current_user().to_json()
+    return current_user()
 
 
 @bp.post("/password")
+@bp.response(200, TokenPairSchema)
+@bp.bearer(429)
 @login_required
 @limit("RATELIMIT_PASSWORD_CHECK")
 @limit("RATELIMIT_PASSWORD_CHECK_ACCOUNT", key_func=user_key)
-def change_password():
+@bp.arguments(ChangePasswordSchema)
+def change_password(data):
     """Set a new password: every session ends, and the caller gets a fresh token pair."""
-    data = load_body(ChangePasswordSchema())
     user = current_user()
     if not user.check_password(data["current_password"]):
         raise WrongPassword()
@@ -45,25 +49,17 @@ def change_password():
 
 
 @bp.get("/sessions")
+@bp.response(200, SessionListSchema)
+@bp.bearer()
 @login_required
 def list_sessions():
     """List the caller's live sessions, newest first, marking the one making this request."""
-    return {
-        "sessions": [
-            {
-                "id": session.id,
-                "createdAt": isoformat(session.created_at),
-                "lastUsedAt": isoformat(session.last_used_at),
-                "userAgent": session.user_agent,
-                "ip": session.ip,
-                "current": session.id == current_session_id(),
-            }
-            for session in sessions.live_sessions(current_user().id)
-        ]
-    }
+    return {"sessions": sessions.live_sessions(current_user().id)}
 
 
 @bp.delete("/sessions/<session_id>")
+@bp.response(204)
+@bp.bearer(404)
 @login_required
 def end_session(session_id: str):
     """End one of the caller's sessions: its refresh and access tokens stop working."""
@@ -75,12 +71,14 @@ def end_session(session_id: str):
 
 
 @bp.delete("")
+@bp.response(204)
+@bp.bearer(429)
 @login_required
 @limit("RATELIMIT_PASSWORD_CHECK")
 @limit("RATELIMIT_PASSWORD_CHECK_ACCOUNT", key_func=user_key)
-def delete_account():
+@bp.arguments(DeleteAccountSchema)
+def delete_account(data):
     """Delete the caller's account, with every session and token of it."""
-    data = load_body(DeleteAccountSchema())
     user = current_user()
     if not user.check_password(data["password"]):
         raise WrongPassword()

@@ -3,36 +3,42 @@
 from typing import NoReturn
 
 import sqlalchemy as sa
-from flask import Blueprint
 
-from app import cookies, passwords, rotation, sessions, users, verification
+from app import passwords, rotation, sessions, users, verification
+from app.api import Blueprint
 from app.audit import audit
 from app.exceptions import InvalidCredentials, RefreshTokenReused, SignInRefused
 from app.extensions import db
 from app.models import User
 from app.proxies import client_info
 from app.ratelimit import account_key, limit, refund_account_attempt
-from app.schemas import CredentialsSchema, RegisterSchema, body, load_body
+from app.schemas.requests import CredentialsSchema, RefreshTokenSchema, RegisterSchema
+from app.schemas.responses import TokenPairSchema, UserCreatedSchema
 from app.security import current_user, login_required
+from app.web import cookies
 
-bp = Blueprint("auth", __name__)
+bp = Blueprint("auth", __name__, description="Accounts and sessions")
 
 
 @bp.post("/register")
+@bp.response(201, UserCreatedSchema)
+@bp.errors(409, 429, 503)
 @limit("RATELIMIT_REGISTER")
-def register():
+@bp.arguments(RegisterSchema)
+def register(data):
     """Create an account, email it a verification link, and return its id and email."""
-    data = load_body(RegisterSchema())
     user = users.create_user(data["email"], data["password"])
     token = verification.issue(user)
     db.session.commit()
     verification.send(user, token)
     audit("register", user_id=user.id)
-    return {"id": user.id, "email": user.email}, 201
+    return user
 
 
 @bp.post("/login")
-@body(CredentialsSchema())
+@bp.response(200, TokenPairSchema)
+@bp.errors(401, 403, 429, 503)
+@bp.arguments(CredentialsSchema)
 @limit("RATELIMIT_LOGIN")
 @limit("RATELIMIT_LOGIN_ACCOUNT", key_func=account_key)
 def login(data):
@@ -71,6 +77,9 @@ def _refuse_overtaken_login(user_id: int) -> NoReturn:
 
 
 @bp.post("/refresh")
+@bp.response(200, TokenPairSchema)
+@bp.errors(401, 403, 429, 503)
+@bp.optional_body(RefreshTokenSchema)
 @limit("RATELIMIT_REFRESH")
 def refresh():
     """Spend a refresh token (body or cookie) and return the session's next token pair."""
@@ -89,6 +98,9 @@ def refresh():
 
 
 @bp.post("/logout")
+@bp.response(204)
+@bp.errors(401, 403, 503)
+@bp.optional_body(RefreshTokenSchema)
 def logout():
     """End the session of a refresh token (body or cookie). Idempotent."""
     token, from_cookie = cookies.refresh_token_from_request()
@@ -100,6 +112,8 @@ def logout():
 
 
 @bp.post("/logout-all")
+@bp.response(204)
+@bp.bearer()
 @login_required
 def logout_all():
     """End every session of the caller, on every device, with all their tokens."""

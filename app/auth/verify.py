@@ -10,8 +10,10 @@ from app.exceptions import ResendTooSoon
 from app.extensions import db
 from app.models import User
 from app.ratelimit import limit
-from app.schemas import ResendVerificationSchema, VerifyEmailSchema, load_body
+from app.schemas.requests import ResendVerificationSchema, VerifyEmailSchema
+from app.schemas.responses import MessageSchema
 from app.security import authenticate
+from app.web.request_body import load_body
 
 SENT = "A new verification link has been sent."
 ALREADY = "This email address is already verified."
@@ -19,9 +21,11 @@ MAYBE_SENT = "If that account exists and is not verified yet, a verification lin
 
 
 @bp.post("/verify-email")
-def verify_email():
+@bp.response(200, MessageSchema)
+@bp.errors(503)
+@bp.arguments(VerifyEmailSchema)
+def verify_email(data):
     """Spend a verification token: the address it was sent to is now verified."""
-    data = load_body(VerifyEmailSchema())
     user_id = verification.confirm(data["token"])
     db.session.commit()
     audit("email_verified", user_id=user_id)
@@ -29,6 +33,9 @@ def verify_email():
 
 
 @bp.post("/resend-verification")
+@bp.response(202, MessageSchema)
+@bp.bearer(429, optional=True)
+@bp.optional_body(ResendVerificationSchema)
 @limit("RATELIMIT_RESEND_VERIFICATION")
 def resend_verification():
     """Send a new verification link: to the caller (access token) or to `email`.

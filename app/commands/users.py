@@ -19,7 +19,8 @@ from app.audit import audit, audit_change
 from app.exceptions import ServiceError
 from app.extensions import db
 from app.models import ROLES, USER, User
-from app.schemas import Email, RegisterSchema
+from app.schemas.fields import Email
+from app.schemas.requests import RegisterSchema
 
 users_cli = AppGroup("users", help="Create, list, promote, disable and enable accounts.")
 

@@ -1,9 +1,10 @@
 """Forgot and reset password: a single-use token sent by email."""
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app
+from flask import current_app
 
 from app import email_tokens, outbox, passwords, sessions
+from app.api import Blueprint
 from app.audit import audit
 from app.errors import APIError
 from app.exceptions import InvalidResetToken
@@ -11,15 +12,18 @@ from app.extensions import db
 from app.locks import lock_user
 from app.models import User
 from app.ratelimit import account_key, limit
-from app.schemas import ForgotPasswordSchema, ResetPasswordSchema, body, load_body
+from app.schemas.requests import ForgotPasswordSchema, ResetPasswordSchema
+from app.schemas.responses import MessageSchema
 
-bp = Blueprint("reset", __name__)
+bp = Blueprint("reset", __name__, description="Forgotten passwords")
 
 FORGOT_MESSAGE = "If that account exists, a reset link was sent"
 
 
 @bp.post("/forgot-password")
-@body(ForgotPasswordSchema())
+@bp.response(200, MessageSchema)
+@bp.errors(429, 503)
+@bp.arguments(ForgotPasswordSchema)
 @limit("RATELIMIT_FORGOT_PASSWORD")
 @limit("RATELIMIT_FORGOT_PASSWORD_ACCOUNT", key_func=account_key)
 def forgot_password(data):
@@ -58,10 +62,12 @@ def send_reset_link(user_id: int) -> None:
 
 
 @bp.post("/reset-password")
+@bp.response(200, MessageSchema)
+@bp.errors(429, 503)
 @limit("RATELIMIT_RESET_PASSWORD")
-def reset_password():
+@bp.arguments(ResetPasswordSchema)
+def reset_password(data):
     """Set a new password with a reset token; every session of the user ends."""
-    data = load_body(ResetPasswordSchema())
     user_id = email_tokens.spend(data["token"], email_tokens.RESET)
     user = db.session.get(User, user_id) if user_id is not None else None
     if user is None:

@@ -1,13 +1,17 @@
 """Public documents other services fetch: the JWKS that verifies our access tokens."""
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import abort, current_app, jsonify, request
 
+from app.api import Blueprint
 from app.keys import current_keys
+from app.schemas.responses import JwksSchema
 
-bp = Blueprint("wellknown", __name__)
+bp = Blueprint("wellknown", __name__, description="Documents for other services (RFC 8615)")
 
 
 @bp.get("/jwks.json")
+@bp.response(200, JwksSchema)
+@bp.errors(404)
 def jwks():
     """Publish the public keys that verify our access tokens (RFC 7517); 404 with HS256."""
     keyset = current_keys()

@@ -17,14 +17,16 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
-from flask import Blueprint, Flask, current_app
+from flask import Flask, current_app
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from app.api import Blueprint
 from app.config import ConfigError
 from app.errors import APIError
 from app.extensions import db
+from app.schemas.responses import HealthSchema, ReadinessSchema
 
-bp = Blueprint("health", __name__)
+bp = Blueprint("health", __name__, description="Liveness and readiness")
 
 VERSION_QUERY = sa.text("SELECT version_num FROM alembic_version")
 UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE for a missing table
@@ -67,12 +69,15 @@ def init_app(app: Flask) -> None:
 
 
 @bp.get("/healthz")
+@bp.response(200, HealthSchema)
 def healthz():
     """Say that the process is up and serving (liveness); never touches the database."""
     return {"status": "ok"}
 
 
 @bp.get("/readyz")
+@bp.response(200, ReadinessSchema)
+@bp.errors(503)
 def readyz():
     """Say whether this instance can serve: 503 service_unavailable without its database,
     or with a schema that is not migrated to this code."""

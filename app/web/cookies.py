@@ -23,13 +23,16 @@ from flask import Response, current_app, jsonify, make_response, request
 
 from app import tokens
 from app.errors import APIError
-from app.schemas import RefreshTokenSchema, load_body
+from app.schemas.requests import RefreshTokenSchema
+from app.schemas.responses import TokenPairSchema
 from app.sessions import TokenPair
+from app.web.request_body import load_body
 
 MODE_HEADER = "X-Token-Transport"
 REFRESH_COOKIE = "__Secure-refresh_token"
 CSRF_COOKIE = "__Host-csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+TOKEN_PAIR = TokenPairSchema()
 
 
 def requested() -> bool:
@@ -116,13 +119,17 @@ def _set(response: Response, name: str, value: str, max_age: int, path: str, htt
 
 
 def token_response(pair: TokenPair, cookie_mode: bool) -> Response:
-    """The token pair as JSON; in cookie mode the refresh token goes in the cookie instead."""
-    body = pair.as_json()
+    """The token pair as JSON; in cookie mode the refresh token goes in the cookie instead,
+    and the body carries the CSRF proof (a Response, for the cookies: the view's
+    `@bp.response(200, TokenPairSchema)` documents it)."""
     if not cookie_mode:
-        return jsonify(body)
-    del body["refreshToken"]
-    body["csrfToken"] = proof = csrf_token(pair.session_id)
-    response = jsonify(body)
+        return jsonify(TOKEN_PAIR.dump(pair))
+    proof = csrf_token(pair.session_id)
+    response = jsonify(
+        TOKEN_PAIR.dump(
+            {"access_token": pair.access_token, "expires_in": pair.expires_in, "csrf_token": proof}
+        )
+    )
     max_age = pair.refresh_expires_in
     _set(response, REFRESH_COOKIE, pair.refresh_token, max_age, _auth_path(), httponly=True)
     _set(response, CSRF_COOKIE, proof, max_age, "/", httponly=False)

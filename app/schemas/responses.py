@@ -1,0 +1,97 @@
+"""The bodies the API answers with: each view's `@blp.response` dumps its object with one
+of these, and the same schema describes the answer in the OpenAPI document.
+
+Keys are camelCase (`data_key`), times are ISO 8601 UTC with a `Z` (`Timestamp`), and an
+absent optional value (a session's `userAgent`) is `null`.
+"""
+
+from marshmallow import Schema, fields, validate
+
+from app.schemas.fields import Timestamp
+from app.security import current_session_id
+
+
+class ErrorSchema(Schema):
+    """The contract's error envelope (app/errors.py)."""
+
+    error = fields.String(required=True)
+    code = fields.String(required=True)
+    details = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class UserCreatedSchema(Schema):
+    id = fields.Integer(required=True)
+    email = fields.String(required=True)
+
+
+class AccountSchema(Schema):
+    """An account as its owner sees it (never the hash)."""
+
+    id = fields.Integer(required=True)
+    email = fields.String(required=True)
+    role = fields.String(required=True)
+    email_verified = fields.Boolean(required=True, data_key="emailVerified")
+    created_at = Timestamp(required=True, data_key="createdAt")
+
+
+class TokenPairSchema(Schema):
+    access_token = fields.String(required=True, data_key="accessToken")
+    refresh_token = fields.String(
+        data_key="refreshToken", metadata={"description": "Absent in cookie mode"}
+    )
+    token_type = fields.Constant(
+        "Bearer", required=True, data_key="tokenType", metadata={"type": "string"}
+    )
+    expires_in = fields.Integer(required=True, data_key="expiresIn")
+    csrf_token = fields.String(
+        data_key="csrfToken", metadata={"description": "Cookie mode only: send as X-CSRF-Token"}
+    )
+
+
+class SessionSchema(Schema):
+    """A `LoginSession`; `current` marks the session of the access token of this request."""
+
+    id = fields.String(required=True)
+    created_at = Timestamp(required=True, data_key="createdAt")
+    last_used_at = Timestamp(required=True, data_key="lastUsedAt")
+    user_agent = fields.String(required=True, allow_none=True, data_key="userAgent")
+    ip = fields.String(required=True, allow_none=True)
+    # The guard (app/security.py) names the request's session.
+    current = fields.Function(
+        lambda session: session.id == current_session_id(),
+        required=True,
+        metadata={"type": "boolean"},
+    )
+
+
+class SessionListSchema(Schema):
+    sessions = fields.List(fields.Nested(SessionSchema), required=True)
+
+
+class AdminUserSchema(AccountSchema):
+    disabled = fields.Boolean(required=True)
+
+
+class UserPageSchema(Schema):
+    users = fields.List(fields.Nested(AdminUserSchema), required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True, data_key="perPage")
+    total = fields.Integer(required=True)
+
+
+class MessageSchema(Schema):
+    message = fields.String(required=True)
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["ok"]))
+
+
+class ReadinessSchema(HealthSchema):
+    database = fields.String(required=True, validate=validate.OneOf(["ok"]))
+
+
+class JwksSchema(Schema):
+    keys = fields.List(
+        fields.Dict(), required=True, metadata={"description": "Public JWKs (RFC 7517)"}
+    )
