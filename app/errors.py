@@ -132,7 +132,7 @@ def error_response(error: APIError):
 
 def from_http_exception(exc: HTTPException):
     """A Werkzeug HTTP error (404, 405, 413...) in the envelope; flask-smorest's `Api`
-    answers with it too (app/api.py)."""
+    answers with it too (app/web/api.py)."""
     status = exc.code or 500
     headers = {}
     valid_methods = getattr(exc, "valid_methods", None)

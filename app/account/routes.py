@@ -1,7 +1,6 @@
 """The signed-in user's own account: profile, password, sessions, deletion."""
 
 from app import email_tokens, sessions
-from app.api import Blueprint
 from app.audit import audit
 from app.exceptions import WrongPassword
 from app.extensions import db
@@ -11,6 +10,7 @@ from app.schemas.requests import ChangePasswordSchema, DeleteAccountSchema, chec
 from app.schemas.responses import AccountSchema, SessionListSchema, TokenPairSchema
 from app.security import current_user, login_required
 from app.web import cookies
+from app.web.api import Blueprint
 
 bp = Blueprint("account", __name__, description="The caller's own account")
 

@@ -1,13 +1,13 @@
 """User administration for admins: list accounts, change a role, disable or enable."""
 
 from app import users
-from app.api import Blueprint
 from app.audit import audit_change
 from app.extensions import db
 from app.models import ADMIN
 from app.schemas.requests import INT32_MAX, UserListQuery, UserUpdateSchema
 from app.schemas.responses import AdminUserSchema, UserPageSchema
 from app.security import current_user, login_required
+from app.web.api import Blueprint
 
 bp = Blueprint("admin", __name__, description="User administration (admins only)")
 

@@ -5,7 +5,6 @@ from typing import NoReturn
 import sqlalchemy as sa
 
 from app import passwords, rotation, sessions, users, verification
-from app.api import Blueprint
 from app.audit import audit
 from app.exceptions import InvalidCredentials, RefreshTokenReused, SignInRefused
 from app.extensions import db
@@ -16,6 +15,7 @@ from app.schemas.requests import CredentialsSchema, RefreshTokenSchema, Register
 from app.schemas.responses import TokenPairSchema, UserCreatedSchema
 from app.security import current_user, login_required
 from app.web import cookies
+from app.web.api import Blueprint
 
 bp = Blueprint("auth", __name__, description="Accounts and sessions")
 

@@ -4,7 +4,6 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app import email_tokens, outbox, passwords, sessions
-from app.api import Blueprint
 from app.audit import audit
 from app.errors import APIError
 from app.exceptions import InvalidResetToken
@@ -14,6 +13,7 @@ from app.models import User
 from app.ratelimit import account_key, limit
 from app.schemas.requests import ForgotPasswordSchema, ResetPasswordSchema
 from app.schemas.responses import MessageSchema
+from app.web.api import Blueprint
 
 bp = Blueprint("reset", __name__, description="Forgotten passwords")
 

@@ -20,11 +20,11 @@ from alembic.script import ScriptDirectory
 from flask import Flask, current_app
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from app.api import Blueprint
 from app.config import ConfigError
 from app.errors import APIError
 from app.extensions import db
 from app.schemas.responses import HealthSchema, ReadinessSchema
+from app.web.api import Blueprint
 
 bp = Blueprint("health", __name__, description="Liveness and readiness")
 

@@ -9,8 +9,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from flask import Flask, current_app
 
-from app.api import SECURITY_SCHEMES, Api, Blueprint
 from app.schemas.requests import UserUpdateSchema
+from app.web.api import SECURITY_SCHEMES, Api, Blueprint
 
 
 def _version() -> str:

@@ -2,9 +2,9 @@
 
 from flask import abort, current_app, jsonify, request
 
-from app.api import Blueprint
 from app.keys import current_keys
 from app.schemas.responses import JwksSchema
+from app.web.api import Blueprint
 
 bp = Blueprint("wellknown", __name__, description="Documents for other services (RFC 8615)")
 
