@@ -19,6 +19,7 @@ from dotenv import dotenv_values
 
 from app import create_app
 from app.config import (
+    DEV_SECRETS,
     MIN_SECRET_BITS,
     SECRET_NAMES,
     ConfigError,
@@ -32,8 +33,11 @@ from tests.live import BIN, GUNICORN_CONF, ROOT, free_port
 # 32 random hex digits each: the shortest secrets production takes.
 ACCESS = "9f2c47e1b06d8a35c7e4f910b2d68a5e"
 REFRESH = "4b8e1d03f7a92c6e5d1b8f40a3c7e92d"
+# A key that encrypts TOTP secrets (Fernet.generate_key()).
+MFA_KEY = "lZ1cX2b1uRk5Zr3P0wWq9HkT7m8sVn4yJ6dA2eF0gHc="
 # What production needs besides secrets; the defaults suit a developer's machine only.
 SAFE_PRODUCTION = {
+    "MFA_ENCRYPTION_KEY": MFA_KEY,
     "MAIL_BACKEND": "smtp",
     "RESET_URL_TEMPLATE": "https://app.example.com/reset?token={token}",
     "VERIFY_URL_TEMPLATE": "https://app.example.com/verify?token={token}",
@@ -57,12 +61,12 @@ def validated(environ):
 
 
 def without_secrets(monkeypatch):
-    """Unset the JWT secrets now, and again at teardown.
+    """Unset the secrets development would write (JWT, MFA) now, and again at teardown.
 
     load_dotenv() copies what it reads into os.environ; setting a variable before deleting
     it makes monkeypatch delete that copy at teardown, so no secret leaks into later tests.
     """
-    for name in SECRET_NAMES:
+    for name in DEV_SECRETS:
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
 
@@ -368,6 +372,7 @@ def test_development_appends_after_an_env_file_without_final_newline(dev_env):
 def test_ensure_dev_secrets_writes_nothing_when_the_environment_has_them(tmp_path, monkeypatch):
     monkeypatch.setenv("JWT_ACCESS_SECRET", ACCESS)
     monkeypatch.setenv("JWT_REFRESH_SECRET", REFRESH)
+    monkeypatch.setenv("MFA_ENCRYPTION_KEY", MFA_KEY)
 
     assert ensure_dev_secrets(tmp_path / ".env") == []
     assert not (tmp_path / ".env").exists()
