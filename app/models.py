@@ -70,6 +70,10 @@ class User(db.Model):
     # a login opens its session only if this is still the version it checked the password
     # against, so no login in flight outlives such a change.
     credential_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Whether a confirmed TOTP authenticator guards the account (`app.mfa.enrollment` keeps
+    # it in step with `mfa_totp`): on the user's row, so that the guard's one query already
+    # tells `/me` and a login reads it with the password hash.
+    mfa_enabled: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -90,6 +94,7 @@ class User(db.Model):
             "email": self.email,
             "role": self.role,
             "emailVerified": self.email_verified,
+            "mfaEnabled": self.mfa_enabled,
             "createdAt": self.created_at.isoformat().replace("+00:00", "Z"),
         }
 

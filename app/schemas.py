@@ -227,6 +227,7 @@ class AccountSchema(Schema):
     email = fields.String(required=True)
     role = fields.String(required=True)
     email_verified = fields.Boolean(required=True, data_key="emailVerified")
+    mfa_enabled = fields.Boolean(required=True, data_key="mfaEnabled")
     created_at = fields.DateTime(required=True, data_key="createdAt")
 
 

@@ -28,6 +28,7 @@ from app import tokens
 from app.exceptions import AccountDisabled, EmailNotVerified, SessionNotFound, TokenError
 from app.extensions import db
 from app.locks import lock_sessions
+from app.mfa import AMR_PASSWORD
 from app.models import LoginSession, RefreshToken, User, new_id, utcnow
 from app.tokens import RefreshClaims
 
@@ -44,11 +45,21 @@ class ClientInfo(NamedTuple):
 
 class SessionRef(NamedTuple):
     """What a login or a rotation needs of a session: a LoginSession's attributes, without
-    the ORM."""
+    the ORM (`amr` as the tuple the access tokens carry)."""
 
     id: str
     user_id: int
     expires_at: datetime
+    amr: tuple[str, ...]
+
+
+def amr_column(amr: tuple[str, ...]) -> str:
+    """`amr` as `login_sessions.amr` stores it: space-separated, "pwd otp"."""
+    return " ".join(amr)
+
+
+def amr_claim(stored: str) -> tuple[str, ...]:
+    return tuple(stored.split())
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,7 @@ def issue_pair(
         email=user.email,
         role=user.role,
         session_id=session.id,
+        amr=session.amr,
         jti=new_id(),
         issued_at=now,
         expires_at=expires_at,
@@ -144,6 +156,7 @@ _NEW_SESSION = {
     "expires_at": sa.bindparam("expires", type_=_sessions.c.expires_at.type),
     "user_agent": sa.bindparam("client_agent", type_=_sessions.c.user_agent.type),
     "ip": sa.bindparam("client_ip", type_=_sessions.c.ip.type),
+    "amr": sa.bindparam("amr", type_=_sessions.c.amr.type),
 }
 OPEN_SESSION = (
     _sessions.insert()
@@ -161,15 +174,18 @@ OPEN_SESSION = (
 )
 
 
-def start_session(user: User, client: ClientInfo) -> TokenPair | None:
-    """Open a new session for `user`, signed in from `client`, and return its first pair.
+def start_session(
+    user: User, client: ClientInfo, amr: tuple[str, ...] = AMR_PASSWORD
+) -> TokenPair | None:
+    """Open a new session for `user`, signed in from `client` with the RFC 8176 methods
+    `amr` (kept by every token of the session), and return its first pair.
 
     None, with nothing written, when the credentials `user` was read with are no longer
     current: its password, role or status changed, or it was deleted, since it was read
     (see the module's docstring).
     """
     now = utcnow()
-    session = SessionRef(new_id(), user.id, now + _seconds("JWT_SESSION_MAX_AGE"))
+    session = SessionRef(new_id(), user.id, now + _seconds("JWT_SESSION_MAX_AGE"), amr)
     connection = db.session.connection()
     opened = connection.execute(
         OPEN_SESSION,
@@ -181,6 +197,7 @@ def start_session(user: User, client: ClientInfo) -> TokenPair | None:
             "expires": session.expires_at,
             "client_agent": client.user_agent,
             "client_ip": client.ip,
+            "amr": amr_column(amr),
         },
     ).first()
     if opened is None:

@@ -9,6 +9,7 @@ from app import cookies, passwords, rotation, sessions, users, verification
 from app.audit import audit
 from app.exceptions import InvalidCredentials, RefreshTokenReused, SignInRefused
 from app.extensions import db
+from app.mfa import challenges
 from app.models import User
 from app.proxies import client_info
 from app.ratelimit import account_key, limit, refund_account_attempt
@@ -36,7 +37,8 @@ def register():
 @limit("RATELIMIT_LOGIN")
 @limit("RATELIMIT_LOGIN_ACCOUNT", key_func=account_key)
 def login(data):
-    """Check the credentials and open a session: an access and a refresh token."""
+    """Check the credentials and open a session: an access and a refresh token; for a user
+    with a second factor, an `mfaToken` to trade with a code at /auth/mfa/verify instead."""
     user = db.session.scalar(sa.select(User).where(User.email == data["email"]))
     if user is None:
         passwords.burn_check(data["password"])
@@ -52,6 +54,11 @@ def login(data):
     except SignInRefused as refused:
         audit("login_failure", user_id=user_id, reason=refused.reason)
         raise
+    if user.mfa_enabled:
+        mfa_token = challenges.issue(user)
+        db.session.commit()
+        audit("mfa_challenge_issued", user_id=user_id)
+        return {"mfaRequired": True, "mfaToken": mfa_token, "expiresIn": challenges.TTL_SECONDS}
     pair = sessions.start_session(user, client_info())
     if pair is None:
         audit("login_failure", user_id=user_id, reason="credentials_changed")

@@ -17,3 +17,10 @@ raises `InvalidMfaCode` (its failure count must be kept). Settings come in as ar
 # RFC 8176 `amr` values of a sign-in: a password alone, or a password and a one-time code.
 AMR_PASSWORD = ("pwd",)
 AMR_PASSWORD_OTP = ("pwd", "otp")
+
+
+def has_second_factor(amr: tuple[str, ...]) -> bool:
+    """Whether a sign-in with these `amr` values used two factors: a password and a
+    one-time code, or a passkey that verified its user (hardware or software key)."""
+    methods = set(amr)
+    return {"pwd", "otp"} <= methods or ("user" in methods and bool({"hwk", "swk"} & methods))

@@ -27,10 +27,12 @@ class PendingEnrollment:
 
 def is_enabled(user_id: int) -> bool:
     """Whether the user has a confirmed authenticator (`mfaEnabled` of `/me`)."""
-    confirmed = sa.select(TotpEnrollment.user_id).where(
-        TotpEnrollment.user_id == user_id, TotpEnrollment.confirmed_at.is_not(None)
-    )
-    return db.session.scalar(confirmed) is not None
+    return bool(db.session.scalar(sa.select(User.mfa_enabled).where(User.id == user_id)))
+
+
+def _set_enabled(user_id: int, enabled: bool) -> None:
+    """Keep `users.mfa_enabled` in step with the confirmed enrollment."""
+    db.session.execute(sa.update(User).where(User.id == user_id).values(mfa_enabled=enabled))
 
 
 def _enrollment(user_id: int) -> TotpEnrollment | None:
@@ -81,6 +83,7 @@ def confirm(
     if not accept_totp(enrollment, code, keys, now):
         raise WrongMfaCode()
     enrollment.confirmed_at = now
+    _set_enabled(user_id, True)
     return recovery_codes.replace_all(user_id, now)
 
 
@@ -141,4 +144,5 @@ def _remove(user_id: int) -> None:
     db.session.execute(sa.delete(TotpEnrollment).where(TotpEnrollment.user_id == user_id))
     db.session.execute(sa.delete(MfaChallenge).where(MfaChallenge.user_id == user_id))
     recovery_codes.delete_all(user_id)
+    _set_enabled(user_id, False)
     db.session.flush()

@@ -6,6 +6,8 @@ Create Date: 2026-12-02 01:10:00.000000
 
 `login_sessions.amr` records how a session signed in (RFC 8176), so a refresh keeps it;
 sessions that exist before this migration signed in with a password alone: "pwd".
+`users.mfa_enabled` mirrors a confirmed `mfa_totp` row on the user's own row, which the
+guard and the login read anyway.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -58,6 +60,7 @@ def upgrade():
 
     # A column with a constant default is added in place, on SQLite too: no rebuild.
     op.add_column('login_sessions', sa.Column('amr', sa.String(length=64), server_default='pwd', nullable=False))
+    op.add_column('users', sa.Column('mfa_enabled', sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade():
@@ -65,6 +68,8 @@ def downgrade():
     # login_sessions, and with foreign keys on, every refresh token with it.
     with op.batch_alter_table('login_sessions', recreate='never') as batch_op:
         batch_op.drop_column('amr')
+    with op.batch_alter_table('users', recreate='never') as batch_op:
+        batch_op.drop_column('mfa_enabled')
 
     with op.batch_alter_table('mfa_challenges', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_mfa_challenges_user_id'))
