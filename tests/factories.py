@@ -5,8 +5,9 @@
 would; `signed_in_user` makes an account and logs it in through the API, so its session
 and tokens are the service's own. `mfa_user` turns a second factor on for an account and
 `signed_in_with_second_factor` signs it in with one, through the services of `app.mfa`
-(the HTTP routes of enrollment and verification come later). In the spirit of cookiecutter-flask's factories, without
-factory_boy: a user has few fields, and plain functions keep the row visible.
+(the HTTP routes of enrollment and verification come later). In the spirit of
+cookiecutter-flask's factories, without factory_boy: a user has few fields, and plain
+functions keep the row visible.
 """
 
 from typing import NamedTuple
