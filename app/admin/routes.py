@@ -35,10 +35,16 @@ def list_users():
 @bp.patch(f"/users/<int(max={INT32_MAX}):user_id>")
 @login_required(role=ADMIN)
 def update_user(user_id: int):
-    """Change an account's role and/or disabled flag; it applies on the user's next request."""
+    """Change an account's role and/or disabled flag, or turn its second factor off; it
+    applies on the user's next request."""
     data = load_body(UserUpdateSchema())
     admin_id = current_user().id  # read before the commit expires it
-    change = users.change(user_id, role=data.get("role"), disabled=data.get("disabled"))
+    change = users.change(
+        user_id,
+        role=data.get("role"),
+        disabled=data.get("disabled"),
+        reset_mfa="mfa_enabled" in data,  # the schema takes only `false`
+    )
     db.session.commit()
     audit_change(change, admin_id=admin_id)
     return _user_json(change.user)
