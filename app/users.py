@@ -1,4 +1,4 @@
-"""Accounts as operators manage them: create, find, list, change role or disabled.
+"""Accounts as operators manage them: create, find, list, change role or disabled, reset MFA.
 
 Shared by the `admin` blueprint and the `flask users` commands, so both enforce the same
 rules. The one that needs care is "never remove the last admin": two admins demoting each
