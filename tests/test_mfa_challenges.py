@@ -84,8 +84,10 @@ def test_a_replayed_code_is_a_wrong_code(app, signed_in):
         verify(app, issue(user_id), code=code(secret, 1))
         db.session.commit()
 
-        with pytest.raises(InvalidMfaCode):
+        with pytest.raises(InvalidMfaCode) as refused:
             verify(app, issue(user_id), code=code(secret, 1))
+
+        assert refused.value.user_id == user_id  # for the audit line of the failure
 
 
 def test_five_wrong_codes_kill_the_token(app, signed_in):

@@ -5,7 +5,9 @@ login that asks for a code, step-up (`login_required(mfa=True)`, REQUIRE_MFA_ROL
 import jwt
 import pytest
 
-from app.models import ADMIN
+from app import sessions
+from app.extensions import db
+from app.models import ADMIN, User
 from app.security import login_required
 from tests.factories import make_user, mfa_user, signed_in_with_second_factor
 from tests.support import PASSWORD, assert_error, assert_refused
@@ -150,3 +152,18 @@ def test_required_roles_do_not_touch_other_roles(app, client, auth):
     response = client.get("/admin/users", headers=auth.headers(tokens))
 
     assert_error(response, 403, "insufficient_role")
+
+
+def test_ending_every_other_session_keeps_the_callers(app, auth):
+    """What confirming an enrollment does: `credentials_changed(user, keep_session=...)`."""
+    kept, other = auth.signup(), auth.login()
+    with app.app_context():
+        user = db.session.get(User, auth.me(kept).json["id"])
+        sid = jwt.decode(kept["accessToken"], options={"verify_signature": False})["sid"]
+        sessions.credentials_changed(user, keep_session=sid)
+        db.session.commit()
+
+    assert auth.me(kept).status_code == 200
+    assert auth.refresh(kept["refreshToken"]).status_code == 200
+    assert_refused(auth.me(other), "token_revoked")
+    assert_error(auth.refresh(other["refreshToken"]), 401, "token_revoked")

@@ -120,7 +120,7 @@ def verify(
             .values(failures=MfaChallenge.failures + 1)
             .execution_options(synchronize_session=False)
         )
-        raise InvalidMfaCode()
+        raise InvalidMfaCode(user.id)
     spent = db.session.execute(
         sa.update(MfaChallenge)
         .where(

@@ -14,9 +14,14 @@ class MfaError(ServiceError):
 
 class InvalidMfaCode(MfaError):
     """The TOTP or recovery code answering a login challenge is wrong, malformed or already
-    used. The failure has been counted: the caller commits before answering (401)."""
+    used. The failure has been counted: the caller commits before answering (401).
+    `user_id`: whose challenge it was, for the audit line."""
 
     message = "The code is invalid or has been used already."
+
+    def __init__(self, user_id: int | None = None):
+        super().__init__()
+        self.user_id = user_id
 
 
 class WrongMfaCode(InvalidMfaCode):
