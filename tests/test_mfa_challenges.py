@@ -46,6 +46,17 @@ def test_a_token_is_opaque_random_and_stored_hashed(app, signed_in):
         assert len(hashes) == 2 and not {first, second} & set(hashes)
 
 
+def test_owner_names_the_tokens_user_for_a_rate_limit(app, signed_in):
+    user_id, secret, _ = signed_in
+    with app.app_context():
+        token = issue(user_id)
+        verify(app, token, code=code(secret, 1))  # spent: still its user's
+
+        assert challenges.owner(token) == user_id
+        assert challenges.owner("mfa_" + "A" * 43) is None
+        assert challenges.owner("not-an-mfa-token") is None
+
+
 def test_a_code_trades_the_token_for_a_sign_in_with_otp(app, signed_in):
     user_id, secret, _ = signed_in
     with app.app_context():
