@@ -47,6 +47,8 @@ def audit_change(change: "users.Change", **actor: Any) -> None:
         audit("user_role_changed", user_id=user.id, role=user.role, **actor)
     if change.disabled_changed:
         audit("user_disabled" if user.disabled else "user_enabled", user_id=user.id, **actor)
+    if change.mfa_reset:
+        audit("mfa_reset", user_id=user.id, **actor)
 
 
 def init_app(app: Flask) -> None:

@@ -116,3 +116,10 @@ class InsufficientRole(ServiceError):
     def __init__(self, role: str):
         super().__init__()
         self.role = role
+
+
+class MfaRequired(ServiceError):
+    """The access token has no second factor (its `amr`), and this action needs one: the
+    route asks for it, or the user's role is listed in REQUIRE_MFA_ROLES."""
+
+    message = "This action requires signing in with a second factor."

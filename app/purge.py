@@ -1,4 +1,5 @@
-"""Deleting what the store no longer needs: old refresh tokens, dead sessions, spent emails.
+"""Deleting what the store no longer needs: old refresh tokens, dead sessions, spent emails
+and login challenges.
 
 Safe while the service serves. Each kind of row is deleted in batches, each batch its own
 short transaction, by primary keys chosen in a subquery with LIMIT (PostgreSQL has no
@@ -10,7 +11,8 @@ batch holds the write lock only briefly. Only rows no request can use are touche
   until it expires, so presenting it again is still caught as reuse;
 - sessions without a refresh token left and unused since the cutoff (a session always has
   its latest token until that token expires or is revoked, so such a session is over);
-- emailed tokens used or expired before the cutoff.
+- emailed tokens used or expired before the cutoff;
+- MFA login challenges (`mfaToken`s) spent or expired before the cutoff.
 
 Access tokens of a purged session are refused like those of an ended one: the guard no
 longer finds their session.
@@ -22,7 +24,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import EmailToken, LoginSession, RefreshToken, utcnow
+from app.models import EmailToken, LoginSession, MfaChallenge, RefreshToken, utcnow
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Purged:
     refresh_tokens: int
     sessions: int
     email_tokens: int
+    mfa_challenges: int
 
 
 def _delete_in_batches(model, key, condition, batch_size: int) -> int:
@@ -71,4 +74,10 @@ def purge(older_than: timedelta, batch_size: int = 1000) -> Purged:
         sa.or_(EmailToken.expires_at < cutoff, EmailToken.used_at < cutoff),
         batch_size,
     )
-    return Purged(refresh_tokens, sessions, email_tokens)
+    mfa_challenges = _delete_in_batches(
+        MfaChallenge,
+        MfaChallenge.token_hash,
+        sa.or_(MfaChallenge.expires_at < cutoff, MfaChallenge.spent_at < cutoff),
+        batch_size,
+    )
+    return Purged(refresh_tokens, sessions, email_tokens, mfa_challenges)

@@ -38,9 +38,10 @@ class Rotated(NamedTuple):
 # The statements of a rotation, built once: every refresh runs them. They are Core
 # statements on the tables, run on the session's connection (its transaction) without the
 # ORM's per-statement and per-row work: profiled, that was a fifth of a refresh.
-# The token, its session and its user in one row, locking the session row before any token
-# row is touched (see `app.locks`). `id`, `email`, `role`, `disabled` and
-# `email_verified` are the user's, so that the row serves where a User is read.
+# The token, its session (with its `amr`, which the new access token keeps) and its user
+# in one row, locking the session row before any token row is touched (see `app.locks`).
+# `id`, `email`, `role`, `disabled` and `email_verified` are the user's, so that the row
+# serves where a User is read.
 ROTATION_QUERY = (
     sa.select(
         _tokens.c.session_id,
@@ -48,6 +49,7 @@ ROTATION_QUERY = (
         _tokens.c.revoked_at.label("token_revoked_at"),
         _sessions.c.expires_at.label("session_expires_at"),
         _sessions.c.revoked_at.label("session_revoked_at"),
+        _sessions.c.amr.label("session_amr"),
         _users.c.id,
         _users.c.email,
         _users.c.role,
@@ -132,7 +134,12 @@ def rotate(token: str, client: ClientInfo) -> Rotated:
     if user.session_expires_at <= now:
         raise TokenError("token_expired", "The session has expired; sign in again.")
 
-    session = SessionRef(claims.session_id, claims.user_id, user.session_expires_at)
+    session = SessionRef(
+        claims.session_id,
+        claims.user_id,
+        user.session_expires_at,
+        sessions.amr_claim(user.session_amr),
+    )
     successor = sessions.refresh_values(session, now, client)
     if not _spend(claims.jti, successor, now):
         return _after_lost_race(claims.jti, session, user, now)

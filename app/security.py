@@ -4,22 +4,28 @@ The guard verifies the bearer access token, then loads the user and the token's 
 one indexed query (two primary keys), so a token stops working the moment its session is
 ended, its user is disabled or deleted, or its user's role changes. Its refusals become
 RFC 6750 answers in `app/errors.py`.
+
+Step-up: a route guarded with `mfa=True`, and every role-guarded route for a user whose
+role is in REQUIRE_MFA_ROLES, needs a token whose `amr` has a second factor
+(`app.mfa.has_second_factor`); the token says so, no query is added.
 """
 
 from functools import wraps
 
 import sqlalchemy as sa
-from flask import g, request
+from flask import current_app, g, request
 
 from app import tokens
 from app.exceptions import (
     AccountDisabled,
     InsufficientRole,
     InvalidAccessToken,
+    MfaRequired,
     MissingAccessToken,
     TokenError,
 )
 from app.extensions import db
+from app.mfa import has_second_factor
 from app.models import LoginSession, User, utcnow
 
 # The token's user and session, by their primary keys. Built once: it runs on every request.
@@ -46,10 +52,10 @@ def _revoked() -> InvalidAccessToken:
     return InvalidAccessToken("token_revoked", "The access token has been revoked.")
 
 
-def authenticate(role: str | None = None) -> User:
-    """Verify the request's access token and remember its user and session for
-    `current_user` and `current_session_id`; raise an exception of `app.exceptions` if
-    it does not pass."""
+def authenticate(role: str | None = None, *, mfa: bool = False) -> User:
+    """Verify the request's access token and remember its user, session and `amr` for
+    `current_user`, `current_session_id` and `current_amr`; raise an exception of
+    `app.exceptions` if it does not pass. `mfa`: the token must have a second factor."""
     try:
         claims = tokens.decode_access_token(_bearer_token())
     except TokenError as exc:
@@ -68,18 +74,23 @@ def authenticate(role: str | None = None) -> User:
         raise _revoked()
     if role is not None and user.role != role:
         raise InsufficientRole(role)
+    step_up = mfa or (role is not None and user.role in current_app.config["REQUIRE_MFA_ROLES"])
+    if step_up and not has_second_factor(claims.amr):
+        raise MfaRequired()
     g.user = user
     g.session_id = claims.session_id
+    g.amr = claims.amr
     return user
 
 
-def login_required(view=None, *, role: str | None = None):
-    """Guard a view: `@login_required` or `@login_required(role="admin")`."""
+def login_required(view=None, *, role: str | None = None, mfa: bool = False):
+    """Guard a view: `@login_required`, `@login_required(role="admin")`, and with
+    `mfa=True` only for a token with a second factor (403 mfa_required otherwise)."""
 
     def decorate(fn):
         @wraps(fn)
         def wrapper(*args, **kwargs):
-            authenticate(role)
+            authenticate(role, mfa=mfa)
             return fn(*args, **kwargs)
 
         return wrapper
@@ -95,3 +106,8 @@ def current_user() -> User:
 def current_session_id() -> str:
     """The id of the session whose access token `login_required` accepted."""
     return g.session_id
+
+
+def current_amr() -> tuple[str, ...]:
+    """How the session of the accepted access token signed in (RFC 8176 `amr`)."""
+    return g.amr

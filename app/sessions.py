@@ -28,6 +28,7 @@ from app import tokens
 from app.exceptions import AccountDisabled, EmailNotVerified, SessionNotFound, TokenError
 from app.extensions import db
 from app.locks import lock_sessions
+from app.mfa import AMR_PASSWORD
 from app.models import LoginSession, RefreshToken, User, new_id, utcnow
 from app.tokens import RefreshClaims
 
@@ -44,11 +45,21 @@ class ClientInfo(NamedTuple):
 
 class SessionRef(NamedTuple):
     """What a login or a rotation needs of a session: a LoginSession's attributes, without
-    the ORM."""
+    the ORM (`amr` as the tuple the access tokens carry)."""
 
     id: str
     user_id: int
     expires_at: datetime
+    amr: tuple[str, ...]
+
+
+def amr_column(amr: tuple[str, ...]) -> str:
+    """`amr` as `login_sessions.amr` stores it: space-separated, "pwd otp"."""
+    return " ".join(amr)
+
+
+def amr_claim(stored: str) -> tuple[str, ...]:
+    return tuple(stored.split())
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,7 @@ def issue_pair(
         email=user.email,
         role=user.role,
         session_id=session.id,
+        amr=session.amr,
         jti=new_id(),
         issued_at=now,
         expires_at=expires_at,
@@ -136,6 +148,7 @@ _NEW_SESSION = {
     "expires_at": sa.bindparam("expires", type_=_sessions.c.expires_at.type),
     "user_agent": sa.bindparam("client_agent", type_=_sessions.c.user_agent.type),
     "ip": sa.bindparam("client_ip", type_=_sessions.c.ip.type),
+    "amr": sa.bindparam("amr", type_=_sessions.c.amr.type),
 }
 OPEN_SESSION = (
     _sessions.insert()
@@ -153,15 +166,18 @@ OPEN_SESSION = (
 )
 
 
-def start_session(user: User, client: ClientInfo) -> TokenPair | None:
-    """Open a new session for `user`, signed in from `client`, and return its first pair.
+def start_session(
+    user: User, client: ClientInfo, amr: tuple[str, ...] = AMR_PASSWORD
+) -> TokenPair | None:
+    """Open a new session for `user`, signed in from `client` with the RFC 8176 methods
+    `amr` (kept by every token of the session), and return its first pair.
 
     None, with nothing written, when the credentials `user` was read with are no longer
     current: its password, role or status changed, or it was deleted, since it was read
     (see the module's docstring).
     """
     now = utcnow()
-    session = SessionRef(new_id(), user.id, now + _seconds("JWT_SESSION_MAX_AGE"))
+    session = SessionRef(new_id(), user.id, now + _seconds("JWT_SESSION_MAX_AGE"), amr)
     connection = db.session.connection()
     opened = connection.execute(
         OPEN_SESSION,
@@ -173,6 +189,7 @@ def start_session(user: User, client: ClientInfo) -> TokenPair | None:
             "expires": session.expires_at,
             "client_agent": client.user_agent,
             "client_ip": client.ip,
+            "amr": amr_column(amr),
         },
     ).first()
     if opened is None:
@@ -182,7 +199,9 @@ def start_session(user: User, client: ClientInfo) -> TokenPair | None:
     return issue_pair(user, session, refresh, now)
 
 
-def credentials_changed(user: User, now: datetime | None = None) -> None:
+def credentials_changed(
+    user: User, now: datetime | None = None, *, keep_session: str | None = None
+) -> None:
     """End every session of `user` after a change of their password, role or status, or
     before deleting them, including a session a login is opening right now.
 
@@ -190,11 +209,13 @@ def credentials_changed(user: User, now: datetime | None = None) -> None:
     then the sessions are locked and ended: a login either finds the new version and opens
     nothing, or holds the row (`start_session`) until its session is committed, and the
     end of all sessions then sees it. Ending the sessions before anything wrote the row
-    would miss a session inserted but not yet committed.
+    would miss a session inserted but not yet committed. `keep_session`: the one session
+    that goes on, the caller's, when it proved the change itself (turning a second
+    factor on ends every other session).
     """
     user.credential_version = User.credential_version + 1
     db.session.flush()
-    end_all_sessions(user.id, now)
+    end_all_sessions(user.id, now, keep_session=keep_session)
 
 
 def _revoke(session_match, token_match, now: datetime | None) -> None:
@@ -219,9 +240,16 @@ def end_session(session_id: str, now: datetime | None = None) -> None:
     _revoke(LoginSession.id == session_id, RefreshToken.session_id == session_id, now)
 
 
-def end_all_sessions(user_id: int, now: datetime | None = None) -> None:
-    """Revoke every session of a user and all their refresh tokens."""
-    _revoke(LoginSession.user_id == user_id, RefreshToken.user_id == user_id, now)
+def end_all_sessions(
+    user_id: int, now: datetime | None = None, *, keep_session: str | None = None
+) -> None:
+    """Revoke every session of a user, but `keep_session`, and all their refresh tokens."""
+    session_match = LoginSession.user_id == user_id
+    token_match = RefreshToken.user_id == user_id
+    if keep_session is not None:
+        session_match = sa.and_(session_match, LoginSession.id != keep_session)
+        token_match = sa.and_(token_match, RefreshToken.session_id != keep_session)
+    _revoke(session_match, token_match, now)
 
 
 def _live(now: datetime):

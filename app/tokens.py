@@ -44,6 +44,7 @@ class AccessClaims:
     role: str
     jti: str
     expires: int  # `exp`, seconds since the epoch
+    amr: tuple[str, ...]  # RFC 8176: how the session signed in, e.g. ("pwd", "otp")
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ def encode_access_token(
     email: str,
     role: str,
     session_id: str,
+    amr: tuple[str, ...],
     jti: str,
     issued_at: datetime,
     expires_at: datetime,
@@ -110,6 +112,7 @@ def encode_access_token(
         "email": email,
         "role": role,
         "sid": session_id,
+        "amr": list(amr),
     }
     return _encode("access", ACCESS_TYP, claims)
 
@@ -171,11 +174,17 @@ def init_app(app: Flask) -> None:
 
 def _verify_access(token: str) -> AccessClaims:
     claims = _decode("access", ACCESS_TYP, token)
-    if not isinstance(claims.get("role"), str):
+    # Tokens issued before `amr` existed are password sign-ins; they expire within minutes.
+    amr = claims.get("amr", ["pwd"])
+    if not isinstance(claims.get("role"), str) or not _strings(amr):
         raise TokenError("invalid_token", "The token is invalid.")
     return AccessClaims(
-        claims["sub"], claims["sid"], claims["role"], claims["jti"], int(claims["exp"])
+        claims["sub"], claims["sid"], claims["role"], claims["jti"], int(claims["exp"]), tuple(amr)
     )
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 def decode_access_token(token: str) -> AccessClaims:

@@ -1,4 +1,4 @@
-"""Accounts as operators manage them: create, find, list, change role or disabled.
+"""Accounts as operators manage them: create, find, list, change role or disabled, reset MFA.
 
 Shared by the `admin` blueprint and the `flask users` commands, so both enforce the same
 rules. The one that needs care is "never remove the last admin": two admins demoting each
@@ -16,6 +16,7 @@ from app import email_tokens, sessions
 from app.exceptions import EmailTaken, LastAdmin, UserNotFound
 from app.extensions import db
 from app.locks import lock_users
+from app.mfa import enrollment
 from app.models import ADMIN, USER, User
 
 
@@ -25,6 +26,7 @@ class Change(NamedTuple):
     user: User
     role_changed: bool
     disabled_changed: bool
+    mfa_reset: bool  # a second factor was on, and is off
 
 
 def _enabled_admin():
@@ -71,14 +73,23 @@ def search(email_prefix: str | None, offset: int, limit: int) -> tuple[list[User
     return list(found), total
 
 
-def change(user_id: int, *, role: str | None = None, disabled: bool | None = None) -> Change:
-    """Set a user's role and/or disabled flag; UserNotFound, LastAdmin.
+def change(
+    user_id: int,
+    *,
+    role: str | None = None,
+    disabled: bool | None = None,
+    reset_mfa: bool = False,
+) -> Change:
+    """Set a user's role and/or disabled flag, and/or turn their second factor off
+    (`reset_mfa`: for a lost authenticator); UserNotFound, LastAdmin.
 
     Takes effect on the user's next request. A role change and disabling both end every
     session of the user (`sessions.credentials_changed`), logins in flight included: an
     old access token carries the old role and must never match again, were the role
     changed back; an enabled-again account must not get its old refresh tokens back.
-    Disabling also spends the user's reset and verification links.
+    Disabling also spends the user's reset and verification links. Turning a second factor
+    off ends every session too (nothing signed in with it outlives it); when none was on,
+    it changes nothing.
     """
     lock_users(sa.or_(User.id == user_id, _enabled_admin()))
     user = db.session.get(User, user_id, populate_existing=True)
@@ -98,8 +109,9 @@ def change(user_id: int, *, role: str | None = None, disabled: bool | None = Non
         if not others:
             db.session.rollback()
             raise LastAdmin()
-    if role_changed or disabled:
+    mfa_reset = reset_mfa and enrollment.reset(user_id)
+    if role_changed or disabled or mfa_reset:
         sessions.credentials_changed(user)
     if disabled:
         email_tokens.revoke_all(user_id)
-    return Change(user, role_changed, disabled_changed)
+    return Change(user, role_changed, disabled_changed, mfa_reset)

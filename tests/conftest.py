@@ -31,6 +31,7 @@ from tests.support import (
     make_app,
     postgres_engine,
     reset_postgres_schema,
+    without_secrets,
 )
 
 
@@ -78,6 +79,16 @@ def app(database, tmp_path, app_config, sqlite_schema):
             with db.engine.begin() as conn:
                 conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         db.engine.dispose()
+
+
+@pytest.fixture
+def dev_env(tmp_path, monkeypatch):
+    """A development environment without secrets, working in an empty directory: the path
+    of the `.env` the app would write."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("APP_ENV", "development")
+    without_secrets(monkeypatch)
+    return tmp_path / ".env"
 
 
 @pytest.fixture(scope="session")

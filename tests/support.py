@@ -21,6 +21,7 @@ import sqlalchemy as sa
 os.environ["APP_ENV"] = "testing"
 
 from app import create_app
+from app.config import DEV_SECRETS, load_config, validate_config
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -32,12 +33,48 @@ PASSWORD = "correct horse battery"
 # 32 random hex digits each: the shortest secrets production takes.
 ACCESS = "9f2c47e1b06d8a35c7e4f910b2d68a5e"
 REFRESH = "4b8e1d03f7a92c6e5d1b8f40a3c7e92d"
+# A key that encrypts TOTP secrets (Fernet.generate_key()).
+MFA_KEY = "lZ1cX2b1uRk5Zr3P0wWq9HkT7m8sVn4yJ6dA2eF0gHc="
 # What production needs besides secrets; the defaults suit a developer's machine only.
 SAFE_PRODUCTION = {
+    "MFA_ENCRYPTION_KEY": MFA_KEY,
     "MAIL_BACKEND": "smtp",
     "RESET_URL_TEMPLATE": "https://app.example.com/reset?token={token}",
     "VERIFY_URL_TEMPLATE": "https://app.example.com/verify?token={token}",
 }
+
+
+def production(**env):
+    """An environment production starts with, `env` changing or adding settings."""
+    return {
+        "APP_ENV": "production",
+        "JWT_ACCESS_SECRET": ACCESS,
+        "JWT_REFRESH_SECRET": REFRESH,
+        **SAFE_PRODUCTION,
+        **env,
+    }
+
+
+def validated(environ):
+    config = load_config(environ=environ)
+    validate_config(config)
+    return config
+
+
+def without_secrets(monkeypatch):
+    """Unset the secrets development would write (JWT, MFA) now, and again at teardown.
+
+    load_dotenv() copies what it reads into os.environ; setting a variable before deleting
+    it makes monkeypatch delete that copy at teardown, so no secret leaks into later tests.
+    """
+    for name in DEV_SECRETS:
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+
+
+def dev_app():
+    """A development app on an in-memory database (it writes `.env` in the cwd)."""
+    return create_app({"DATABASE_URL": "sqlite://"})
 
 
 def service_missing(name: str, reason: str, start_with: str) -> None:

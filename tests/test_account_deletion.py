@@ -4,7 +4,16 @@ import pytest
 
 from app import email_tokens
 from app.extensions import db
-from app.models import EmailToken, LoginSession, RefreshToken, User
+from app.models import (
+    EmailToken,
+    LoginSession,
+    MfaChallenge,
+    RecoveryCode,
+    RefreshToken,
+    TotpEnrollment,
+    User,
+)
+from tests.factories import signed_in_with_second_factor
 from tests.support import PASSWORD
 
 
@@ -40,6 +49,20 @@ def test_deleting_the_account_removes_the_user_and_all_their_tokens(app, client,
         # only the other account's verification token from its registration is left
         assert db.session.scalars(db.select(EmailToken.user_id)).all() == [2]
     assert auth.me(other).status_code == 200
+
+
+def test_deleting_the_account_removes_its_second_factor(app, client, auth):
+    tokens = signed_in_with_second_factor(app, "mfa@example.com")
+    auth.login("mfa@example.com")  # a login challenge waiting for its code
+    signed_in_with_second_factor(app, "other@example.com")
+
+    response = delete_account(client, auth, tokens, {"password": PASSWORD})
+
+    assert response.status_code == 204
+    with app.app_context():
+        other = db.session.scalar(db.select(User.id).where(User.email == "other@example.com"))
+        for model in (TotpEnrollment, RecoveryCode, MfaChallenge):
+            assert set(db.session.scalars(db.select(model.user_id))) == {other}, model
 
 
 def test_wrong_password_deletes_nothing(app, client, auth):

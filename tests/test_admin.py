@@ -69,6 +69,7 @@ def test_list_users_pages_by_id_without_hashes(client, auth, admin):
         "email",
         "role",
         "emailVerified",
+        "mfaEnabled",
         "disabled",
         "createdAt",
     }
@@ -84,6 +85,7 @@ def test_list_users_defaults(client, auth, admin):
         "email": "admin@example.com",
         "role": "admin",
         "emailVerified": False,
+        "mfaEnabled": False,
         "createdAt": body["users"][0]["createdAt"],
         "disabled": False,
     }

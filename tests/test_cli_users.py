@@ -132,6 +132,7 @@ def test_set_role_refuses_an_unknown_role(app, runner):
         ("disable", "ghost@example.com"),
         ("enable", "ghost@example.com"),
         ("verify", "ghost@example.com"),
+        ("reset-mfa", "ghost@example.com"),
     ],
 )
 def test_commands_on_a_missing_user_fail_clearly(runner, args):

@@ -24,51 +24,19 @@ from app.config import (
     ConfigError,
     ensure_dev_secrets,
     load_config,
-    validate_config,
 )
 from app.entropy import estimate_bits
 from tests.live import BIN, GUNICORN_CONF, ROOT
-from tests.support import ACCESS, REFRESH, SAFE_PRODUCTION, free_port
-
-
-def production(**env):
-    return {
-        "APP_ENV": "production",
-        "JWT_ACCESS_SECRET": ACCESS,
-        "JWT_REFRESH_SECRET": REFRESH,
-        **SAFE_PRODUCTION,
-        **env,
-    }
-
-
-def validated(environ):
-    config = load_config(environ=environ)
-    validate_config(config)
-    return config
-
-
-def without_secrets(monkeypatch):
-    """Unset the JWT secrets now, and again at teardown.
-
-    load_dotenv() copies what it reads into os.environ; setting a variable before deleting
-    it makes monkeypatch delete that copy at teardown, so no secret leaks into later tests.
-    """
-    for name in SECRET_NAMES:
-        monkeypatch.setenv(name, "")
-        monkeypatch.delenv(name)
-
-
-@pytest.fixture
-def dev_env(tmp_path, monkeypatch):
-    """A development environment without secrets, working in an empty directory."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("APP_ENV", "development")
-    without_secrets(monkeypatch)
-    return tmp_path / ".env"
-
-
-def dev_app():
-    return create_app({"DATABASE_URL": "sqlite://"})
+from tests.support import (
+    ACCESS,
+    MFA_KEY,
+    REFRESH,
+    dev_app,
+    free_port,
+    production,
+    validated,
+    without_secrets,
+)
 
 
 def test_production_accepts_distinct_secrets_of_32_bytes():
@@ -359,6 +327,7 @@ def test_development_appends_after_an_env_file_without_final_newline(dev_env):
 def test_ensure_dev_secrets_writes_nothing_when_the_environment_has_them(tmp_path, monkeypatch):
     monkeypatch.setenv("JWT_ACCESS_SECRET", ACCESS)
     monkeypatch.setenv("JWT_REFRESH_SECRET", REFRESH)
+    monkeypatch.setenv("MFA_ENCRYPTION_KEY", MFA_KEY)
 
     assert ensure_dev_secrets(tmp_path / ".env") == []
     assert not (tmp_path / ".env").exists()

@@ -15,10 +15,11 @@ def test_me_returns_the_account(auth):
     response = auth.me(tokens)
     assert response.status_code == 200
     body = response.json
-    assert set(body) == {"id", "email", "role", "emailVerified", "createdAt"}
+    assert set(body) == {"id", "email", "role", "emailVerified", "mfaEnabled", "createdAt"}
     assert body["email"] == "me@example.com"
     assert body["role"] == "user"
     assert body["emailVerified"] is False
+    assert body["mfaEnabled"] is False
     assert datetime.fromisoformat(body["createdAt"]).tzinfo is not None
     assert response.headers["Cache-Control"] == "no-store"
 

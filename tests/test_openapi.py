@@ -5,7 +5,7 @@ import re
 import jsonschema_rs
 import pytest
 
-from tests.factories import signed_in_user
+from tests.factories import make_user, mfa_user, signed_in_user
 from tests.support import PASSWORD
 
 
@@ -95,3 +95,19 @@ def test_the_document_refuses_the_bodies_the_service_refuses(
 
     assert (response.status_code != 400) is accepted, response.json
     assert validator.is_valid(body) is accepted
+
+
+def test_both_login_answers_match_the_document(app, client):
+    """/auth/login answers a token pair, or a second factor's challenge: the document's
+    `oneOf` accepts each answer the service gives, and only as the shape it is."""
+    document = client.get("/openapi.json").json
+    content = document["paths"]["/auth/login"]["post"]["responses"]["200"]["content"]
+    schema = {**content["application/json"]["schema"], "components": document["components"]}
+    answer = jsonschema_rs.validator_for(schema)
+    make_user(app, "plain@example.com")
+    mfa_user(app, "second@example.com")
+
+    for email in ("plain@example.com", "second@example.com"):
+        body = client.post("/auth/login", json={"email": email, "password": PASSWORD}).json
+        assert answer.is_valid(body), body
+    assert not answer.is_valid({"mfaRequired": True})

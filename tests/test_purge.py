@@ -8,7 +8,7 @@ from sqlalchemy import event
 
 from app import email_tokens
 from app.extensions import db
-from app.models import EmailToken, LoginSession, RefreshToken, User, new_id, utcnow
+from app.models import EmailToken, LoginSession, MfaChallenge, RefreshToken, User, new_id, utcnow
 
 SESSIONS = 1500  # half revoked, half expired, each with a spent token and its successor
 EMAIL_TOKENS = 1200  # half used, half expired
@@ -114,8 +114,8 @@ def test_purge_removes_dead_rows_in_batches_and_reports_them(app, runner, store)
         event.remove(engine, "before_cursor_execute", record)
 
     assert output == (
-        f"removed {2 * SESSIONS} refresh tokens, {SESSIONS} sessions and {EMAIL_TOKENS} "
-        "emailed tokens (ended more than 3d ago)"
+        f"removed {2 * SESSIONS} refresh tokens, {SESSIONS} sessions, {EMAIL_TOKENS} "
+        "emailed tokens and 0 MFA challenges (ended more than 3d ago)"
     )
     assert len(statements) == 2 * SESSIONS // 500 + 1  # full batches, then an empty one
     # what is left: the live session (spent token + successor), the session ended just now
@@ -125,7 +125,8 @@ def test_purge_removes_dead_rows_in_batches_and_reports_them(app, runner, store)
     assert count(app, LoginSession) == 2
     assert count(app, EmailToken) == 2
     assert purge(runner) == (
-        "removed 0 refresh tokens, 0 sessions and 0 emailed tokens (ended more than 3d ago)"
+        "removed 0 refresh tokens, 0 sessions, 0 emailed tokens and 0 MFA challenges "
+        "(ended more than 3d ago)"
     )
 
 
@@ -147,6 +148,44 @@ def test_the_retention_window_decides_what_recently_ended_rows_go(app, auth, run
     assert auth.me(store["ended"]).json["code"] == "token_revoked"
     assert auth.refresh(store["ended"]["refreshToken"]).json["code"] == "invalid_token"
     assert auth.refresh(store["live"]["refreshToken"]).status_code == 200
+
+
+def test_purge_removes_spent_and_expired_mfa_challenges(app, runner):
+    with app.app_context():
+        user = User(email="mfa@example.com", password_hash="x")
+        db.session.add(user)
+        db.session.flush()
+        challenges = {
+            "expired long ago": (ago(days=10), None),
+            "spent long ago": (ago(days=-1), ago(days=10)),
+            "expired just now": (ago(minutes=1), None),
+            "spent just now": (ago(days=-1), ago(minutes=1)),
+            "live": (ago(minutes=-5), None),
+        }
+        db.session.execute(
+            sa.insert(MfaChallenge),
+            [
+                {
+                    "token_hash": name,
+                    "user_id": user.id,
+                    "credential_version": 0,
+                    "created_at": ago(days=11),
+                    "expires_at": expires_at,
+                    "spent_at": spent_at,
+                }
+                for name, (expires_at, spent_at) in challenges.items()
+            ],
+        )
+        db.session.commit()
+
+    assert purge(runner).endswith("and 2 MFA challenges (ended more than 3d ago)")
+    with app.app_context():
+        left = set(db.session.scalars(sa.select(MfaChallenge.token_hash)))
+    assert left == {"expired just now", "spent just now", "live"}
+    assert purge(runner, "--older-than", "0").endswith(
+        "and 2 MFA challenges (ended more than 0s ago)"
+    )
+    assert count(app, MfaChallenge) == 1
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,8 @@ def test_access_token_has_contract_header_and_claims(signed_in_claims):
     header = jwt.get_unverified_header(tokens["accessToken"])
     assert header["typ"] == "at+jwt"
     assert header["alg"] == "HS256"
-    assert {"sub", "iat", "nbf", "exp", "jti", "iss", "aud", "email", "role", "sid"} <= set(claims)
+    contract = {"sub", "iat", "nbf", "exp", "jti", "iss", "aud", "email", "role", "sid", "amr"}
+    assert contract <= set(claims)
     assert claims["sub"] == "1"
     assert claims["exp"] - claims["iat"] == 900
 
@@ -82,11 +83,19 @@ def test_access_token_is_not_a_refresh_token(auth, signed_in_claims):
         ("sub", "not-a-number"),
         ("sid", 5),
         ("role", None),
+        ("amr", "pwd"),
+        ("amr", ["pwd", 1]),
     ],
 )
 def test_wrong_claims_are_refused(app, auth, signed_in_claims, claim, value):
     _, claims = signed_in_claims
     assert_refused(auth.me(forge(app, {**claims, claim: value})))
+
+
+def test_a_token_from_before_amr_is_a_password_sign_in(app, auth, signed_in_claims):
+    """Access tokens issued before `amr` existed keep working until they expire."""
+    _, claims = signed_in_claims
+    assert auth.me(forge(app, {k: v for k, v in claims.items() if k != "amr"})).status_code == 200
 
 
 @pytest.mark.parametrize("claim", ["exp", "iat", "nbf", "sub", "jti", "iss", "aud", "sid", "role"])

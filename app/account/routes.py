@@ -8,7 +8,7 @@ from app.proxies import client_info
 from app.ratelimit import limit, user_key
 from app.schemas.requests import ChangePasswordSchema, DeleteAccountSchema, check_password_for
 from app.schemas.responses import AccountSchema, SessionListSchema, TokenPairSchema
-from app.security import current_user, login_required
+from app.security import current_amr, current_user, login_required
 from app.web import cookies
 from app.web.api import Blueprint
 
@@ -42,7 +42,9 @@ def change_password(data):
     email_tokens.revoke_all(user.id, email_tokens.RESET)
     user_id = user.id  # read before the commit expires it, which would cost a query
     # Cannot be None: this transaction holds the user's row since credentials_changed.
-    pair = sessions.start_session(user, client_info())
+    # The new session signed in as the one that asked: the password was proved again, the
+    # second factor, if any, was not, and is not asked again.
+    pair = sessions.start_session(user, client_info(), current_amr())
     db.session.commit()
     audit("password_changed", user_id=user_id, session_id=pair.session_id)
     return cookies.token_response(pair, cookies.requested())

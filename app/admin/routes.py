@@ -31,9 +31,15 @@ def list_users(query):
 @login_required(role=ADMIN)
 @bp.arguments(UserUpdateSchema)
 def update_user(data, user_id: int):
-    """Change an account's role and/or disabled flag; it applies on the user's next request."""
+    """Change an account's role and/or disabled flag, or turn its second factor off; it
+    applies on the user's next request."""
     admin_id = current_user().id  # read before the commit expires it
-    change = users.change(user_id, role=data.get("role"), disabled=data.get("disabled"))
+    change = users.change(
+        user_id,
+        role=data.get("role"),
+        disabled=data.get("disabled"),
+        reset_mfa="mfa_enabled" in data,  # the schema takes only `false`
+    )
     db.session.commit()
     audit_change(change, admin_id=admin_id)
     return change.user

@@ -3,21 +3,29 @@
 from typing import NoReturn
 
 import sqlalchemy as sa
+from flask import jsonify
 
 from app import passwords, rotation, sessions, users, verification
 from app.audit import audit
 from app.exceptions import InvalidCredentials, RefreshTokenReused, SignInRefused
 from app.extensions import db
+from app.mfa import challenges
 from app.models import User
 from app.proxies import client_info
 from app.ratelimit import account_key, limit, refund_account_attempt
 from app.schemas.requests import CredentialsSchema, RefreshTokenSchema, RegisterSchema
-from app.schemas.responses import TokenPairSchema, UserCreatedSchema
+from app.schemas.responses import (
+    LOGIN_ANSWER,
+    MfaChallengeSchema,
+    TokenPairSchema,
+    UserCreatedSchema,
+)
 from app.security import current_user, login_required
 from app.web import cookies
 from app.web.api import Blueprint
 
 bp = Blueprint("auth", __name__, description="Accounts and sessions")
+MFA_CHALLENGE = MfaChallengeSchema()
 
 
 @bp.post("/register")
@@ -36,13 +44,14 @@ def register(data):
 
 
 @bp.post("/login")
-@bp.response(200, TokenPairSchema)
+@bp.response(200, LOGIN_ANSWER, description="The token pair, or the second factor's challenge")
 @bp.errors(401, 403, 429, 503)
 @bp.arguments(CredentialsSchema)
 @limit("RATELIMIT_LOGIN")
 @limit("RATELIMIT_LOGIN_ACCOUNT", key_func=account_key)
 def login(data):
-    """Check the credentials and open a session: an access and a refresh token."""
+    """Check the credentials and open a session: an access and a refresh token; for a user
+    with a second factor, an `mfaToken` to trade with a code at /auth/mfa/verify instead."""
     user = db.session.scalar(sa.select(User).where(User.email == data["email"]))
     if user is None:
         passwords.burn_check(data["password"])
@@ -58,6 +67,12 @@ def login(data):
     except SignInRefused as refused:
         audit("login_failure", user_id=user_id, reason=refused.reason)
         raise
+    if user.mfa_enabled:
+        mfa_token = challenges.issue(user)
+        db.session.commit()
+        audit("mfa_challenge_issued", user_id=user_id)
+        challenge = {"mfa_token": mfa_token, "expires_in": challenges.TTL_SECONDS}
+        return jsonify(MFA_CHALLENGE.dump(challenge))
     pair = sessions.start_session(user, client_info())
     if pair is None:
         audit("login_failure", user_id=user_id, reason="credentials_changed")

@@ -8,7 +8,9 @@ from flask.cli import AppGroup
 
 from app import purge
 
-tokens_cli = AppGroup("tokens", help="Upkeep of the refresh, session and emailed tokens.")
+tokens_cli = AppGroup(
+    "tokens", help="Upkeep of the refresh, session, emailed and MFA login tokens."
+)
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -53,9 +55,11 @@ def _shown(delta: timedelta) -> str:
     help="Rows deleted per transaction.",
 )
 def purge_command(older_than: timedelta, batch_size: int) -> None:
-    """Delete expired and long-revoked tokens and ended sessions, in short batches."""
+    """Delete expired and long-revoked tokens, ended sessions and spent or expired MFA
+    login challenges, in short batches."""
     purged = purge.purge(older_than, batch_size)
     click.echo(
-        f"removed {purged.refresh_tokens} refresh tokens, {purged.sessions} sessions "
-        f"and {purged.email_tokens} emailed tokens (ended more than {_shown(older_than)} ago)"
+        f"removed {purged.refresh_tokens} refresh tokens, {purged.sessions} sessions, "
+        f"{purged.email_tokens} emailed tokens and {purged.mfa_challenges} MFA challenges "
+        f"(ended more than {_shown(older_than)} ago)"
     )

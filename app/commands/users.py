@@ -22,7 +22,9 @@ from app.models import ROLES, USER, User
 from app.schemas.fields import Email
 from app.schemas.requests import RegisterSchema
 
-users_cli = AppGroup("users", help="Create, list, promote, disable and enable accounts.")
+users_cli = AppGroup(
+    "users", help="Create, list, promote, disable and enable accounts; reset a second factor."
+)
 
 
 class EmailType(click.ParamType):
@@ -139,6 +141,26 @@ def enable(email: str) -> None:
     It must log in anew: the sessions ended by `disable` stay ended.
     """
     _change(email, "Enabled", disabled=False)
+
+
+@users_cli.command("reset-mfa")
+@click.argument("email", type=EMAIL)
+def reset_mfa(email: str) -> None:
+    """Turn an account's second factor off, for a user who lost their authenticator and
+    their recovery codes.
+
+    The authenticator and the recovery codes are deleted and every session ends; the user
+    signs in with the password alone, and may enroll again. Check who is asking first:
+    this is what an attacker who has the password would ask for.
+    """
+    with _refused():
+        change = users.change(users.get_by_email(email).id, reset_mfa=True)
+        db.session.commit()
+    audit_change(change, source="cli")
+    if change.mfa_reset:
+        click.echo(f"Turned the second factor off for {_describe(change.user)}.")
+    else:
+        click.echo(f"No second factor was on for {_describe(change.user)}.")
 
 
 @users_cli.command("verify")

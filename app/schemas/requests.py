@@ -82,15 +82,17 @@ class UserUpdateSchema(BodySchema):
 
     role = Text(validate=validate.OneOf(ROLES))
     disabled = StrictBoolean()
+    # Only `false`: an admin turns a user's second factor off; only the user turns it on.
+    mfa_enabled = StrictBoolean(data_key="mfaEnabled", validate=validate.Equal(False))
     # `not_empty` in JSON Schema's words, for the OpenAPI document (see create_app).
     json_schema_rules: ClassVar[dict] = {
-        "anyOf": [{"required": ["role"]}, {"required": ["disabled"]}]
+        "anyOf": [{"required": ["role"]}, {"required": ["disabled"]}, {"required": ["mfaEnabled"]}]
     }
 
     @validates_schema
     def not_empty(self, data, **kwargs):
         if not data:
-            raise ValidationError("Give at least one of role, disabled.", "_schema")
+            raise ValidationError("Give at least one of role, disabled, mfaEnabled.", "_schema")
 
 
 class UserListQuery(BodySchema):

@@ -31,6 +31,7 @@ class AccountSchema(Schema):
     email = fields.String(required=True)
     role = fields.String(required=True)
     email_verified = fields.Boolean(required=True, data_key="emailVerified")
+    mfa_enabled = fields.Boolean(required=True, data_key="mfaEnabled")
     created_at = Timestamp(required=True, data_key="createdAt")
 
 
@@ -46,6 +47,26 @@ class TokenPairSchema(Schema):
     csrf_token = fields.String(
         data_key="csrfToken", metadata={"description": "Cookie mode only: send as X-CSRF-Token"}
     )
+
+
+class MfaChallengeSchema(Schema):
+    """The login answer for a user with a second factor: no token pair yet, a single-use
+    `mfaToken` to trade with a code at /auth/mfa/verify."""
+
+    mfa_required = fields.Constant(
+        True, required=True, data_key="mfaRequired", metadata={"type": "boolean"}
+    )
+    mfa_token = fields.String(required=True, data_key="mfaToken")
+    expires_in = fields.Integer(required=True, data_key="expiresIn")
+
+
+# /auth/login answers one or the other (app/web/openapi.py registers both components).
+LOGIN_ANSWER = {
+    "oneOf": [
+        {"$ref": "#/components/schemas/TokenPair"},
+        {"$ref": "#/components/schemas/MfaChallenge"},
+    ]
+}
 
 
 class SessionSchema(Schema):

@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from flask import Flask, current_app
 
 from app.schemas.requests import UserUpdateSchema
+from app.schemas.responses import MfaChallengeSchema, TokenPairSchema
 from app.web.api import SECURITY_SCHEMES, Api, Blueprint
 
 
@@ -37,6 +38,9 @@ def init_app(app: Flask) -> None:
     api.init_app(app)
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
+    # The two shapes of the login answer (LOGIN_ANSWER), named before any view refers to them.
+    api.spec.components.schema("TokenPair", schema=TokenPairSchema)
+    api.spec.components.schema("MfaChallenge", schema=MfaChallengeSchema)
     # Rules across a schema's fields, which apispec cannot read from its validators.
     api.spec.components.schema(
         "UserUpdate", UserUpdateSchema.json_schema_rules, schema=UserUpdateSchema
