@@ -4,8 +4,9 @@
 default is declared once in `SETTINGS`. Development needs no configuration: the first run
 writes a `.env` with random secrets (see `ensure_dev_secrets`). Production refuses to start
 without distinct secrets of at least 32 bytes (with RS256/ES256, the refresh secret and a
-private key file: access tokens are then signed by the keys of `app/keys.py`), and with
-anything safe only on a developer's machine (see `validate_production`).
+private key file: access tokens are then signed by the keys of `app/keys.py`), without
+MFA_ENCRYPTION_KEY, and with anything safe only on a developer's machine (see
+`validate_production`).
 """
 
 import ipaddress
@@ -15,6 +16,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
 
 from app.entropy import estimate_bits
 
@@ -86,6 +89,29 @@ def _paths(raw: str) -> tuple[str, ...]:
     return tuple(path.strip() for path in raw.split(",") if path.strip())
 
 
+def _names(raw: str) -> tuple[str, ...]:
+    """A comma-separated list of names, e.g. "admin,moderator"."""
+    return tuple(name.strip() for name in raw.split(",") if name.strip())
+
+
+def _fernet_keys(raw: str) -> tuple[str, ...]:
+    """Comma-separated Fernet keys (32 url-safe base64 bytes each): the first encrypts,
+    every one decrypts, so a new key is put first and the old one kept until rotated out."""
+    keys = _names(raw)
+    if not keys:
+        raise ValueError("expected one or more Fernet keys")
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ValueError(
+                f"key {position} is not a Fernet key (32 url-safe base64-encoded bytes, as "
+                "python3 -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())' makes)"
+            ) from None
+    return keys
+
+
 def _database_url(raw: str) -> str:
     """Accept the common `postgres://` spellings and route them to psycopg 3."""
     url = raw.strip()
@@ -151,7 +177,15 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], Any]] = {
     # become a way to guess it.
     "RATELIMIT_PASSWORD_CHECK": (_str, "5 per minute; 30 per hour"),
     "RATELIMIT_PASSWORD_CHECK_ACCOUNT": (_str, "5 per minute; 20 per hour"),
+    # Second factor (app/mfa/): the keys that encrypt TOTP secrets at rest, the name
+    # authenticator apps show for the account, and the roles that must use a second factor.
+    "MFA_ENCRYPTION_KEY": (_fernet_keys, None),
+    "MFA_ISSUER": (_str, "flask-jwt-auth-service"),
+    "REQUIRE_MFA_ROLES": (_names, ()),
 }
+
+# Settings whose value never appears in an error message (it would end up in a log).
+SECRET_SETTINGS = (*SECRET_NAMES, "SMTP_PASSWORD", "MFA_ENCRYPTION_KEY")
 
 TESTING_DEFAULTS = {
     "JWT_ACCESS_SECRET": "testing-access-secret-0123456789abcdef",
@@ -162,6 +196,7 @@ TESTING_DEFAULTS = {
     # Mail is sent inline so tests can read it at once; tests/test_outbox.py covers async.
     "MAIL_ASYNC": False,
     "MAIL_RETRY_DELAYS": [0],
+    "MFA_ENCRYPTION_KEY": ("dGVzdGluZy1tZmEta2V5LTAxMjM0NTY3ODlhYmNkZWY=",),
 }
 
 
@@ -181,7 +216,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         try:
             config[name] = parse(raw)
         except ValueError as exc:
-            raise ConfigError(f"{name}={raw!r} is not valid: {exc}") from None
+            shown = name if name in SECRET_SETTINGS else f"{name}={raw!r}"
+            raise ConfigError(f"{shown} is not valid: {exc}") from None
     if app_env == "testing":
         for name, value in TESTING_DEFAULTS.items():
             if env.get(name) is None:
@@ -208,6 +244,9 @@ def validate_config(config: Mapping[str, Any]) -> None:
     for name in ("RESET_URL_TEMPLATE", "VERIFY_URL_TEMPLATE"):
         if "{token}" not in config[name]:
             raise ConfigError(f"{name} must contain {{token}}")
+    if not config["MFA_ISSUER"] or ":" in config["MFA_ISSUER"]:
+        # The otpauth URI's label is "<issuer>:<email>": a colon would split it elsewhere.
+        raise ConfigError("MFA_ISSUER must be a non-empty name without ':'")
     if config["APP_ENV"] == "production":
         validate_production(config)
 
@@ -230,6 +269,12 @@ def validate_production(config: Mapping[str, Any]) -> None:
                 "needed): use a random value, such as the output of "
                 "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
             )
+    if not config.get("MFA_ENCRYPTION_KEY"):
+        raise ConfigError(
+            "MFA_ENCRYPTION_KEY is required in production (it encrypts TOTP secrets): make one"
+            " with python3 -c 'from cryptography.fernet import Fernet;"
+            " print(Fernet.generate_key().decode())'"
+        )
     if config["MAIL_BACKEND"] == "console":
         raise ConfigError(
             "MAIL_BACKEND=console is refused in production: it writes reset and verification "
@@ -273,16 +318,24 @@ def _validate_secrets(config: Mapping[str, Any], names: tuple[str, ...]) -> None
         raise ConfigError("JWT_ACCESS_SECRET and JWT_REFRESH_SECRET must differ")
 
 
+# The secrets development makes up, each by its own generator.
+DEV_SECRETS: dict[str, Callable[[], str]] = {
+    **{name: lambda: secrets.token_urlsafe(48) for name in SECRET_NAMES},
+    "MFA_ENCRYPTION_KEY": lambda: Fernet.generate_key().decode(),
+}
+
+
 def ensure_dev_secrets(env_file: Path) -> list[str]:
-    """Append random JWT secrets to `env_file` for those the environment lacks.
+    """Append random secrets (JWT, MFA_ENCRYPTION_KEY) to `env_file` for those the
+    environment lacks.
 
     Returns the names it wrote. Only used in development, so that `flask run` works on a
     fresh clone without anyone inventing secrets by hand.
     """
-    missing = [name for name in SECRET_NAMES if not os.environ.get(name)]
+    missing = [name for name in DEV_SECRETS if not os.environ.get(name)]
     if not missing:
         return []
-    lines = [f"{name}={secrets.token_urlsafe(48)}" for name in missing]
+    lines = [f"{name}={DEV_SECRETS[name]()}" for name in missing]
     existing = env_file.read_text() if env_file.exists() else ""
     if not existing:
         lines.insert(0, "# Made by the first run for local development. Never commit this file.")

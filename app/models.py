@@ -96,6 +96,9 @@ class LoginSession(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     user_agent: Mapped[str | None] = mapped_column(sa.String(512))
     ip: Mapped[str | None] = mapped_column(sa.String(64))
+    # How the user signed in (RFC 8176 values, space-separated: "pwd" or "pwd otp"), so
+    # that every access token of the session, refreshed ones too, carries the same `amr`.
+    amr: Mapped[str] = mapped_column(sa.String(64), default="pwd", server_default="pwd")
 
     user: Mapped[User] = relationship(back_populates="sessions")
     refresh_tokens: Mapped[list["RefreshToken"]] = relationship(
@@ -142,3 +145,52 @@ class EmailToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TotpEnrollment(db.Model):
+    """A user's TOTP authenticator: pending until a first code confirms it, then MFA is on.
+
+    The secret is stored encrypted (app/mfa/crypto.py). `last_step` is the last 30-second
+    step whose code was accepted: a code is accepted only for a later step, so none is
+    accepted twice.
+    """
+
+    __tablename__ = "mfa_totp"
+
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret_encrypted: Mapped[str] = mapped_column(sa.String(512))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+
+class RecoveryCode(db.Model):
+    """One single-use recovery code; only its SHA-256 is stored (app/mfa/recovery_codes.py)."""
+
+    __tablename__ = "mfa_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MfaChallenge(db.Model):
+    """A password login waiting for its second factor: the `mfaToken`, by its SHA-256.
+
+    It holds the user's `credential_version` of the password check, so a password change
+    or reset in the meantime kills it, like a login in flight (app/sessions.py).
+    """
+
+    __tablename__ = "mfa_challenges"
+
+    token_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    credential_version: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    spent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

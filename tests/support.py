@@ -32,8 +32,11 @@ PASSWORD = "correct horse battery"
 # 32 random hex digits each: the shortest secrets production takes.
 ACCESS = "9f2c47e1b06d8a35c7e4f910b2d68a5e"
 REFRESH = "4b8e1d03f7a92c6e5d1b8f40a3c7e92d"
+# A key that encrypts TOTP secrets (Fernet.generate_key()).
+MFA_KEY = "lZ1cX2b1uRk5Zr3P0wWq9HkT7m8sVn4yJ6dA2eF0gHc="
 # What production needs besides secrets; the defaults suit a developer's machine only.
 SAFE_PRODUCTION = {
+    "MFA_ENCRYPTION_KEY": MFA_KEY,
     "MAIL_BACKEND": "smtp",
     "RESET_URL_TEMPLATE": "https://app.example.com/reset?token={token}",
     "VERIFY_URL_TEMPLATE": "https://app.example.com/verify?token={token}",

@@ -19,6 +19,7 @@ from dotenv import dotenv_values
 
 from app import create_app
 from app.config import (
+    DEV_SECRETS,
     MIN_SECRET_BITS,
     SECRET_NAMES,
     ConfigError,
@@ -28,7 +29,7 @@ from app.config import (
 )
 from app.entropy import estimate_bits
 from tests.live import BIN, GUNICORN_CONF, ROOT
-from tests.support import ACCESS, REFRESH, SAFE_PRODUCTION, free_port
+from tests.support import ACCESS, MFA_KEY, REFRESH, SAFE_PRODUCTION, free_port
 
 
 def production(**env):
@@ -48,12 +49,12 @@ def validated(environ):
 
 
 def without_secrets(monkeypatch):
-    """Unset the JWT secrets now, and again at teardown.
+    """Unset the secrets development would write (JWT, MFA) now, and again at teardown.
 
     load_dotenv() copies what it reads into os.environ; setting a variable before deleting
     it makes monkeypatch delete that copy at teardown, so no secret leaks into later tests.
     """
-    for name in SECRET_NAMES:
+    for name in DEV_SECRETS:
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
 
@@ -359,6 +360,7 @@ def test_development_appends_after_an_env_file_without_final_newline(dev_env):
 def test_ensure_dev_secrets_writes_nothing_when_the_environment_has_them(tmp_path, monkeypatch):
     monkeypatch.setenv("JWT_ACCESS_SECRET", ACCESS)
     monkeypatch.setenv("JWT_REFRESH_SECRET", REFRESH)
+    monkeypatch.setenv("MFA_ENCRYPTION_KEY", MFA_KEY)
 
     assert ensure_dev_secrets(tmp_path / ".env") == []
     assert not (tmp_path / ".env").exists()

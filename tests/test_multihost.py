@@ -15,6 +15,7 @@ from contextlib import ExitStack
 
 import pytest
 from aiosmtpd.controller import Controller
+from cryptography.fernet import Fernet
 
 from tests.live import (
     call,
@@ -40,6 +41,7 @@ HOSTS = {
     "APP_ENV": "production",
     "JWT_ACCESS_SECRET": secrets.token_urlsafe(48),
     "JWT_REFRESH_SECRET": secrets.token_urlsafe(48),
+    "MFA_ENCRYPTION_KEY": Fernet.generate_key().decode(),
     "BCRYPT_ROUNDS": "10",
     "TRUSTED_PROXY_COUNT": "1",
     "RATELIMIT_ENABLED": "true",
