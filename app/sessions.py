@@ -182,7 +182,9 @@ def start_session(user: User, client: ClientInfo) -> TokenPair | None:
     return issue_pair(user, session, refresh, now)
 
 
-def credentials_changed(user: User, now: datetime | None = None) -> None:
+def credentials_changed(
+    user: User, now: datetime | None = None, *, keep_session: str | None = None
+) -> None:
     """End every session of `user` after a change of their password, role or status, or
     before deleting them, including a session a login is opening right now.
 
@@ -190,11 +192,13 @@ def credentials_changed(user: User, now: datetime | None = None) -> None:
     then the sessions are locked and ended: a login either finds the new version and opens
     nothing, or holds the row (`start_session`) until its session is committed, and the
     end of all sessions then sees it. Ending the sessions before anything wrote the row
-    would miss a session inserted but not yet committed.
+    would miss a session inserted but not yet committed. `keep_session`: the one session
+    that goes on, the caller's, when it proved the change itself (turning a second
+    factor on ends every other session).
     """
     user.credential_version = User.credential_version + 1
     db.session.flush()
-    end_all_sessions(user.id, now)
+    end_all_sessions(user.id, now, keep_session=keep_session)
 
 
 def _revoke(session_match, token_match, now: datetime | None) -> None:
@@ -219,9 +223,16 @@ def end_session(session_id: str, now: datetime | None = None) -> None:
     _revoke(LoginSession.id == session_id, RefreshToken.session_id == session_id, now)
 
 
-def end_all_sessions(user_id: int, now: datetime | None = None) -> None:
-    """Revoke every session of a user and all their refresh tokens."""
-    _revoke(LoginSession.user_id == user_id, RefreshToken.user_id == user_id, now)
+def end_all_sessions(
+    user_id: int, now: datetime | None = None, *, keep_session: str | None = None
+) -> None:
+    """Revoke every session of a user, but `keep_session`, and all their refresh tokens."""
+    session_match = LoginSession.user_id == user_id
+    token_match = RefreshToken.user_id == user_id
+    if keep_session is not None:
+        session_match = sa.and_(session_match, LoginSession.id != keep_session)
+        token_match = sa.and_(token_match, RefreshToken.session_id != keep_session)
+    _revoke(session_match, token_match, now)
 
 
 def _live(now: datetime):

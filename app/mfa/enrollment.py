@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.locks import lock_user
 from app.mfa import crypto, recovery_codes, totp
-from app.mfa.exceptions import InvalidMfaCode, MfaAlreadyEnabled, MfaNotEnabled
+from app.mfa.exceptions import MfaAlreadyEnabled, MfaNotEnabled, WrongMfaCode
 from app.models import MfaChallenge, TotpEnrollment, User, utcnow
 
 
@@ -69,7 +69,7 @@ def confirm(
     """Turn MFA on with a first code of the pending enrollment; return the 10 recovery codes.
 
     MfaAlreadyEnabled if it is on, MfaNotEnabled without a pending enrollment,
-    InvalidMfaCode for a wrong code. The caller ends the user's other sessions.
+    WrongMfaCode for a wrong code. The caller ends the user's other sessions.
     """
     now = now or utcnow()
     lock_user(user_id)
@@ -79,7 +79,7 @@ def confirm(
     if enrollment.confirmed_at is not None:
         raise MfaAlreadyEnabled()
     if not accept_totp(enrollment, code, keys, now):
-        raise InvalidMfaCode()
+        raise WrongMfaCode()
     enrollment.confirmed_at = now
     return recovery_codes.replace_all(user_id, now)
 
@@ -96,14 +96,14 @@ def check_second_factor(
     enrollment: TotpEnrollment, code: str, keys: tuple[str, ...], now: datetime
 ) -> str:
     """Accept a TOTP code (6 digits) or an unused recovery code (anything else), spending
-    it; return which ("otp" or "recovery_code") for the audit line. InvalidMfaCode if
+    it; return which ("otp" or "recovery_code") for the audit line. WrongMfaCode if
     neither."""
     if totp.CODE.fullmatch(code):
         if accept_totp(enrollment, code, keys, now):
             return "otp"
     elif recovery_codes.spend(enrollment.user_id, code, now):
         return "recovery_code"
-    raise InvalidMfaCode()
+    raise WrongMfaCode()
 
 
 def disable(user_id: int, code: str, *, keys: tuple[str, ...], now: datetime | None = None) -> str:
