@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from app import exceptions as refused
 from app.database_errors import database_unreachable, driver_reason
+from app.mfa import exceptions as mfa
 
 # Machine-readable codes for the HTTP errors Werkzeug raises by itself.
 HTTP_CODES = {
@@ -111,6 +112,13 @@ ANSWERS: dict[type[refused.ServiceError], Answer] = {
         "insufficient_role",
         lambda exc: _challenge("insufficient_scope", f"The {exc.role} role is required."),
     ),
+    # A login challenge answered wrongly: 401. The signed-in user's own code, asked again to
+    # confirm, disable or renew (WrongMfaCode): 400, as for WrongPassword.
+    mfa.InvalidMfaCode: Answer(401, "invalid_mfa_code"),
+    mfa.WrongMfaCode: Answer(400, "invalid_mfa_code"),
+    mfa.MfaAlreadyEnabled: Answer(409, "mfa_already_enabled"),
+    mfa.MfaNotEnabled: Answer(409, "mfa_not_enabled"),
+    mfa.InvalidMfaToken: Answer(401, "invalid_token"),
 }
 
 
