@@ -14,13 +14,11 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from app.mfa import recovery_codes
 from app.schemas.fields import Text
-from app.schemas.requests import BodySchema
+from app.schemas.requests import MAX_TOKEN_LENGTH, BodySchema
 
 TOTP_CODE = "[0-9]{6}"
 RECOVERY_CODE = "(?:[A-Za-z2-7]{4}[ -]?){3}[A-Za-z2-7]{4}"
 RECOVERY_CODE_MAX_LENGTH = 19  # four groups of four, with three separators
-# An mfaToken is `mfa_` and 43 characters; anything much longer is not one.
-MAX_MFA_TOKEN_LENGTH = 128
 
 
 class Code(Text):
@@ -77,10 +75,11 @@ class SecondFactorSchema(BodySchema):
 class MfaVerifySchema(BodySchema):
     """The second step of a login: the `mfaToken` and exactly one of the two codes."""
 
+    # Bounded as the other tokens are: a JWT given here is a 401 `invalid_token`, not a 400.
     mfa_token = Text(
         required=True,
         data_key="mfaToken",
-        validate=validate.Length(min=1, max=MAX_MFA_TOKEN_LENGTH),
+        validate=validate.Length(min=1, max=MAX_TOKEN_LENGTH),
     )
     code = totp_code()
     recovery_code = recovery_code(data_key="recoveryCode")
