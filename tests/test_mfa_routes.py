@@ -212,6 +212,37 @@ def test_enrollment_is_audited_after_it_is_confirmed(client, headers, audit_log)
     assert "secret" not in " ".join(audit_log.raw)
 
 
+def test_two_enrollments_at_once_leave_one_secret(app, client, headers):
+    def begin(index):
+        return app.test_client().post(START, headers=headers)
+
+    answers = at_once(2, begin)
+
+    assert [answer.status_code for answer in answers] == [200, 200]
+    authenticators = [Authenticator(answer.json["secret"]) for answer in answers]
+    confirmations = [
+        client.post(CONFIRM, json={"code": a.code(0)}, headers=headers).status_code
+        for a in authenticators
+    ]
+    # The secret written last is the one kept: its code works, then MFA is on.
+    assert sorted(confirmations) in ([200, 400], [200, 409])
+
+
+def test_two_confirmations_at_once_turn_mfa_on_once(app, client, headers):
+    authenticator = start(client, headers)
+    code = authenticator.code(0)
+
+    def confirm(index):
+        return app.test_client().post(CONFIRM, json={"code": code}, headers=headers)
+
+    answers = at_once(2, confirm)
+
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses[0] == 200
+    assert statuses[1] in (400, 409)
+    assert mfa_enabled(app)
+
+
 # Turning it off
 
 
