@@ -57,14 +57,15 @@ def user_key() -> str:
     return f"user:{current_user().id}"
 
 
-def refund_account_attempt() -> None:
-    """Give back the per-account attempt of this request: its password was right.
+def refund_account_attempt(key_func: Callable[[], str] = account_key) -> None:
+    """Give back the per-account attempt of this request (counted under `key_func`): its
+    password, or its second factor, was right.
 
     A fixed-window counter gives back by a decrement. Should the window end between the
     attempt and its refund, the new window starts one lower: one more guess at most, and
     only after a login with the right password.
     """
-    key = account_key()
+    key = key_func()
     for taken in limiter.current_limits:
         if key not in taken.request_args:
             continue

@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from flask import Flask, current_app
 
+from app.schemas.mfa import MfaVerifySchema
 from app.schemas.requests import UserUpdateSchema
 from app.schemas.responses import MfaChallengeSchema, TokenPairSchema
 from app.web.api import SECURITY_SCHEMES, Api, Blueprint
@@ -44,6 +45,9 @@ def init_app(app: Flask) -> None:
     # Rules across a schema's fields, which apispec cannot read from its validators.
     api.spec.components.schema(
         "UserUpdate", UserUpdateSchema.json_schema_rules, schema=UserUpdateSchema
+    )
+    api.spec.components.schema(
+        "MfaVerify", MfaVerifySchema.json_schema_rules, schema=MfaVerifySchema
     )
 
 
