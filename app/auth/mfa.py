@@ -8,19 +8,14 @@ code gives its per-account attempt back, as the right password does at login.
 """
 
 from functools import wraps
-from typing import NoReturn
 
 from flask import current_app, g
 
-from app import sessions
 from app.audit import audit
-from app.auth.routes import bp
-from app.exceptions import SignInRefused
+from app.auth.routes import bp, open_session
 from app.extensions import db
 from app.mfa import challenges
 from app.mfa.exceptions import InvalidMfaCode, InvalidMfaToken
-from app.models import User
-from app.proxies import client_info
 from app.ratelimit import limit, refund_account_attempt
 from app.schemas.mfa import MfaVerifySchema
 from app.schemas.responses import TokenPairSchema
@@ -73,28 +68,10 @@ def verify_mfa(data):
         audit("mfa_verify_failure", user_id=g.mfa_owner, reason="invalid_token")
         raise
     refund_account_attempt(challenge_owner_key)
-    user = login.user
-    user_id = user.id  # read before the commit expires it, which would cost a query
-    try:
-        sessions.check_may_sign_in(user)
-    except SignInRefused as refused:
-        audit("mfa_verify_failure", user_id=user_id, reason=refused.reason)
-        raise
-    pair = sessions.start_session(user, client_info(), login.amr)
-    if pair is None:
-        audit("mfa_verify_failure", user_id=user_id, reason="credentials_changed")
-        _refuse_overtaken_verify(user_id)
+    user_id = login.user.id  # read before the commit expires it, which would cost a query
+    pair = open_session(login.user, login.amr, "mfa_verify_failure", InvalidMfaToken)
     db.session.commit()
     if login.factor == "recovery_code":
         audit("mfa_recovery_code_used", user_id=user_id)
     audit("mfa_verify_success", user_id=user_id, session_id=pair.session_id, factor=login.factor)
     return cookies.token_response(pair, cookies.requested())
-
-
-def _refuse_overtaken_verify(user_id: int) -> NoReturn:
-    """Refuse a verification that a change of the account overtook after the challenge
-    was read: 403 if the account was disabled, else the `mfaToken` is dead."""
-    user = db.session.get(User, user_id, populate_existing=True)
-    if user is not None:
-        sessions.check_may_sign_in(user)
-    raise InvalidMfaToken()

@@ -1,7 +1,5 @@
 """Register, log in, refresh, log out (of one session or of all of them)."""
 
-from typing import NoReturn
-
 import sqlalchemy as sa
 from flask import jsonify
 
@@ -9,7 +7,7 @@ from app import passwords, rotation, sessions, users, verification
 from app.audit import audit
 from app.exceptions import InvalidCredentials, RefreshTokenReused, SignInRefused
 from app.extensions import db
-from app.mfa import challenges
+from app.mfa import AMR_PASSWORD, challenges
 from app.models import User
 from app.proxies import client_info
 from app.ratelimit import account_key, limit, refund_account_attempt
@@ -21,6 +19,7 @@ from app.schemas.responses import (
     UserCreatedSchema,
 )
 from app.security import current_user, login_required
+from app.sessions import TokenPair
 from app.web import cookies
 from app.web.api import Blueprint
 
@@ -62,33 +61,48 @@ def login(data):
         raise InvalidCredentials()
     refund_account_attempt()
     user_id = user.id  # read before the commit expires it, which would cost a query
-    try:
-        sessions.check_may_sign_in(user)
-    except SignInRefused as refused:
-        audit("login_failure", user_id=user_id, reason=refused.reason)
-        raise
     if user.mfa_enabled:
+        check_may_sign_in(user, "login_failure")
         mfa_token = challenges.issue(user)
         db.session.commit()
         audit("mfa_challenge_issued", user_id=user_id)
         challenge = {"mfa_token": mfa_token, "expires_in": challenges.TTL_SECONDS}
         return jsonify(MFA_CHALLENGE.dump(challenge))
-    pair = sessions.start_session(user, client_info())
-    if pair is None:
-        audit("login_failure", user_id=user_id, reason="credentials_changed")
-        _refuse_overtaken_login(user_id)
+    pair = open_session(user, AMR_PASSWORD, "login_failure", InvalidCredentials)
     db.session.commit()
     audit("login_success", user_id=user_id, session_id=pair.session_id)
     return cookies.token_response(pair, cookies.requested())
 
 
-def _refuse_overtaken_login(user_id: int) -> NoReturn:
-    """Refuse a login that a password reset or change, a role change, a disable or a
-    deletion overtook while it checked the password, as if that change had come first."""
+def check_may_sign_in(user: User, failure_event: str) -> None:
+    """Refuse (and audit as `failure_event`) a disabled or, when required, unverified
+    account."""
+    try:
+        sessions.check_may_sign_in(user)
+    except SignInRefused as refused:
+        audit(failure_event, user_id=user.id, reason=refused.reason)
+        raise
+
+
+def open_session(
+    user: User, amr: tuple[str, ...], failure_event: str, overtaken: type[Exception]
+) -> TokenPair:
+    """The last step of a sign-in (a login, or its second factor): open the session.
+
+    A sign-in that a password reset or change, a role change, a disable or a deletion
+    overtook while it checked the credentials opens nothing, as if that change had come
+    first: 403 if the account is now disabled, else `overtaken` (the credentials are dead).
+    """
+    user_id = user.id
+    check_may_sign_in(user, failure_event)
+    pair = sessions.start_session(user, client_info(), amr)
+    if pair is not None:
+        return pair
+    audit(failure_event, user_id=user_id, reason="credentials_changed")
     user = db.session.get(User, user_id, populate_existing=True)
     if user is not None:
-        sessions.check_may_sign_in(user)  # 403 account_disabled, rather than a bare 401
-    raise InvalidCredentials()
+        sessions.check_may_sign_in(user)
+    raise overtaken()
 
 
 @bp.post("/refresh")
