@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from flask import current_app
 
-from app import tokens
+from app import database, tokens
 from app.exceptions import AccountDisabled, EmailNotVerified, SessionNotFound, TokenError
 from app.extensions import db
 from app.locks import lock_sessions
@@ -267,13 +267,12 @@ def _live(now: datetime):
 
 def live_sessions(user_id: int) -> list[LoginSession]:
     """The sessions of `user_id` that can still be used, newest first."""
-    return list(
-        db.session.scalars(
-            sa.select(LoginSession)
-            .where(LoginSession.user_id == user_id, _live(utcnow()))
-            .order_by(LoginSession.created_at.desc(), LoginSession.id)
-        )
+    rows = database.read(
+        sa.select(LoginSession)
+        .where(LoginSession.user_id == user_id, _live(utcnow()))
+        .order_by(LoginSession.created_at.desc(), LoginSession.id)
     )
+    return [session for (session,) in rows]
 
 
 def end_live_session(user_id: int, session_id: str) -> None:
