@@ -45,6 +45,7 @@ KEEPALIVE = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10}
 # pg_advisory_lock key of `flask db upgrade` (any fixed 64-bit number; this one spells
 # "authmigr" in ASCII so that it is recognisable in pg_locks).
 MIGRATION_LOCK_ID = int.from_bytes(b"authmigr", "big")
+AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
 
 def engine_options(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -108,9 +109,8 @@ def read(statement: sa.Executable, params: Mapping[str, Any] | None = None) -> l
     a transaction as usual. Once a unit of work has begun (a transaction, or a change not
     yet flushed), it is a plain read of that unit of work, never an autocommit flush.
     """
-    session = db.session()
-    if session.in_transaction() or session.new or session.dirty or session.deleted:
-        return list(session.execute(statement, params))  # a unit of work has begun
+    if _unit_of_work_begun():
+        return list(db.session.execute(statement, params))
     try:
         return _read_outside_transaction(statement, params)
     except DBAPIError as error:
@@ -122,22 +122,55 @@ def read(statement: sa.Executable, params: Mapping[str, Any] | None = None) -> l
 def _read_outside_transaction(
     statement: sa.Executable, params: Mapping[str, Any] | None
 ) -> list[sa.Row]:
-    session = db.session()
     if db.engine.dialect.name == "postgresql":  # SQLite's driver begins no transaction
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        db.session.connection(execution_options=AUTOCOMMIT)
     try:
-        rows = list(session.execute(statement, params))
+        rows = list(db.session.execute(statement, params))
     except DBAPIError:
-        session.close()
+        db.session.close()
         raise
-    # End the autocommit transaction (nothing goes over the wire: nothing was begun) and
-    # give the connection back to the pool, keeping what was loaded unexpired.
+    _end_keeping_what_was_loaded()
+    return rows
+
+
+@contextmanager
+def statement_alone() -> Iterator[None]:
+    """Run a unit of work that is one statement (CTEs included) as its own transaction.
+
+    On PostgreSQL a statement outside a transaction is atomic by itself and holds its locks
+    until it ends: BEGIN and COMMIT around it would only add two round trips. So the block
+    runs in autocommit, where every statement commits as it ends: it must send exactly
+    one write, and the caller's commit after it sends nothing. On SQLite, or once a unit
+    of work has begun, the block is part of the caller's transaction as usual.
+    """
+    if db.engine.dialect.name != "postgresql" or _unit_of_work_begun():
+        yield
+        return
+    db.session.connection(execution_options=AUTOCOMMIT)
+    try:
+        yield
+    except BaseException:
+        db.session.rollback()
+        raise
+    _end_keeping_what_was_loaded()
+
+
+def _unit_of_work_begun() -> bool:
+    """Whether the request's session holds a transaction or changes not yet flushed, which
+    an autocommit statement would commit piecemeal."""
+    session = db.session()
+    return session.in_transaction() or bool(session.new or session.dirty or session.deleted)
+
+
+def _end_keeping_what_was_loaded() -> None:
+    """End an autocommit "transaction" (nothing goes over the wire: nothing was begun) and
+    give the connection back to the pool, keeping what was loaded unexpired."""
+    session = db.session()
     expire, session.expire_on_commit = session.expire_on_commit, False
     try:
         session.commit()
     finally:
         session.expire_on_commit = expire
-    return rows
 
 
 @event.listens_for(Pool, "checkout")

@@ -164,6 +164,23 @@ OPEN_SESSION = (
     )
     .returning(_sessions.c.id)
 )
+# PostgreSQL: the session and its first refresh token in one statement, one round trip
+# instead of two. The token is inserted only if the session was.
+_opened = OPEN_SESSION.cte("opened")
+_FIRST_REFRESH = {
+    "jti": sa.bindparam("jti", type_=_tokens.c.jti.type),
+    "session_id": _opened.c.id,
+    "user_id": sa.bindparam("user", type_=_tokens.c.user_id.type),
+    "issued_at": sa.bindparam("now", type_=_tokens.c.issued_at.type),
+    "expires_at": sa.bindparam("refresh_expires", type_=_tokens.c.expires_at.type),
+    "ip": sa.bindparam("client_ip", type_=_tokens.c.ip.type),
+    "user_agent": sa.bindparam("client_agent", type_=_tokens.c.user_agent.type),
+}
+OPEN_SESSION_WITH_TOKEN = (
+    _tokens.insert()
+    .from_select(list(_FIRST_REFRESH), sa.select(*_FIRST_REFRESH.values()))
+    .returning(_tokens.c.session_id)
+)
 
 
 def start_session(
@@ -178,24 +195,28 @@ def start_session(
     """
     now = utcnow()
     session = SessionRef(new_id(), user.id, now + _seconds("JWT_SESSION_MAX_AGE"), amr)
+    refresh = refresh_values(session, now, client)
+    params = {
+        "session": session.id,
+        "user": user.id,
+        "version": user.credential_version,
+        "now": now,
+        "expires": session.expires_at,
+        "client_agent": client.user_agent,
+        "client_ip": client.ip,
+        "amr": amr_column(amr),
+        "jti": refresh["jti"],
+        "refresh_expires": refresh["expires_at"],
+    }
     connection = db.session.connection()
-    opened = connection.execute(
-        OPEN_SESSION,
-        {
-            "session": session.id,
-            "user": user.id,
-            "version": user.credential_version,
-            "now": now,
-            "expires": session.expires_at,
-            "client_agent": client.user_agent,
-            "client_ip": client.ip,
-            "amr": amr_column(amr),
-        },
-    ).first()
+    if connection.dialect.name == "postgresql":
+        opened = connection.execute(OPEN_SESSION_WITH_TOKEN, params).first()
+    else:
+        opened = connection.execute(OPEN_SESSION, params).first()
+        if opened is not None:
+            connection.execute(_tokens.insert(), refresh)
     if opened is None:
         return None
-    refresh = refresh_values(session, now, client)
-    connection.execute(_tokens.insert(), refresh)
     return issue_pair(user, session, refresh, now)
 
 

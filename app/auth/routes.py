@@ -5,7 +5,7 @@ from typing import NoReturn
 import sqlalchemy as sa
 from flask import jsonify
 
-from app import passwords, rotation, sessions, users, verification
+from app import database, passwords, rotation, sessions, users, verification
 from app.audit import audit
 from app.exceptions import InvalidCredentials, RefreshTokenReused, SignInRefused
 from app.extensions import db
@@ -52,7 +52,8 @@ def register(data):
 def login(data):
     """Check the credentials and open a session: an access and a refresh token; for a user
     with a second factor, an `mfaToken` to trade with a code at /auth/mfa/verify instead."""
-    user = db.session.scalar(sa.select(User).where(User.email == data["email"]))
+    found = database.read(sa.select(User).where(User.email == data["email"]))
+    user = found[0][0] if found else None
     if user is None:
         passwords.burn_check(data["password"])
         audit("login_failure", reason="unknown_email", email=data["email"])
@@ -73,7 +74,8 @@ def login(data):
         audit("mfa_challenge_issued", user_id=user_id)
         challenge = {"mfa_token": mfa_token, "expires_in": challenges.TTL_SECONDS}
         return jsonify(MFA_CHALLENGE.dump(challenge))
-    pair = sessions.start_session(user, client_info())
+    with database.statement_alone():  # the session and its refresh token, in one statement
+        pair = sessions.start_session(user, client_info())
     if pair is None:
         audit("login_failure", user_id=user_id, reason="credentials_changed")
         _refuse_overtaken_login(user_id)
