@@ -75,10 +75,14 @@ def _seconds(name: str) -> timedelta:
     return timedelta(seconds=current_app.config[name])
 
 
-def refresh_values(session: SessionRef, now: datetime, client: ClientInfo) -> dict:
-    """The columns of a new refresh token of `session`: it never outlives the session."""
+def refresh_values(
+    session: SessionRef, now: datetime, client: ClientInfo, *, jti: str | None = None
+) -> dict:
+    """The columns of a new refresh token of `session`: it never outlives the session.
+    `jti`: the id it was given already (app/rotation.py writes it in the same statement
+    that reads the session)."""
     return {
-        "jti": new_id(),
+        "jti": jti or new_id(),
         "session_id": session.id,
         "user_id": session.user_id,
         "issued_at": now,

@@ -174,7 +174,7 @@ def refresh_waiting_after_spending(engine: sa.Engine) -> bool:
                 sa.text(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                     " AND wait_event_type = 'Lock' AND query"
-                    " ~ '^(WITH spent AS|INSERT INTO refresh_tokens)'"
+                    " ~ '^(WITH locked AS|INSERT INTO refresh_tokens)'"
                 )
             )
         )

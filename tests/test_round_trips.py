@@ -56,7 +56,7 @@ def test_refresh(wire, auth):
         return response
 
     trips = counted(wire, refresh)
-    assert len(trips) == 4, trips
+    assert len(trips) == 3, trips
 
 
 def test_login(wire, auth):
