@@ -4,9 +4,18 @@ On PostgreSQL every wait is bounded: a new connection (`connect_timeout`), a con
 from the pool (`pool_timeout`), a statement (`statement_timeout`, lock waits included),
 and a network path that silently drops packets (`tcp_user_timeout` and keepalives, which
 end a connection whose data goes unacknowledged instead of waiting out TCP's minutes of
-retries). Pooled connections are pinged before use, so after an outage the first request
-reconnects instead of failing on a dead socket. The errors these raise become 503
-`service_unavailable` in `app/errors.py`.
+retries). The errors these raise become 503 `service_unavailable` in `app/errors.py`.
+
+Round trips (docs/design.md, "Round trips"): pooled connections are not pinged before use,
+which would cost every request a round trip. Instead, a checkout looks at the socket,
+without a round trip: a server that stopped or restarted has closed it (after a last
+"terminating connection" message), so it reads as ready, and the pool replaces the
+connection (`_replace_if_closed_by_server`). A connection that died silently is found by
+the statement that uses it: SQLAlchemy then invalidates the whole pool, so the next
+checkout reconnects, and `read`, which serves the guard, retries once on that fresh
+connection. Writes are never retried: their request answers 503 and the client may try
+again. Reads that open a request run in autocommit (`read`): no BEGIN before them, no
+ROLLBACK after.
 
 SQLite gets WAL (readers and a writer overlap) and a busy timeout, so that concurrent
 gunicorn workers queue for the write lock instead of failing with "database is locked".
@@ -14,6 +23,7 @@ gunicorn workers queue for the write lock instead of failing with "database is l
 Migrations from several hosts at once take `migration_lock` (see migrations/env.py).
 """
 
+import select
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -23,7 +33,8 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.pool import Pool
 
 from app.database_errors import database_unreachable, driver_reason
 from app.extensions import db
@@ -34,11 +45,12 @@ KEEPALIVE = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10}
 # pg_advisory_lock key of `flask db upgrade` (any fixed 64-bit number; this one spells
 # "authmigr" in ASCII so that it is recognisable in pg_locks).
 MIGRATION_LOCK_ID = int.from_bytes(b"authmigr", "big")
+AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
 
 def engine_options(settings: Mapping[str, Any]) -> dict[str, Any]:
     """SQLAlchemy engine options for DATABASE_URL, with the DATABASE_* timeouts."""
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    options: dict[str, Any] = {}
     url = sa.make_url(settings["DATABASE_URL"])
     if url.get_backend_name() != "postgresql":
         return options
@@ -85,6 +97,96 @@ def init_app(app: Flask) -> None:
             if not database_unreachable(error):
                 raise
             app.logger.warning("database connection lost after a request: %s", driver_reason(error))
+
+
+def read(statement: sa.Executable, params: Mapping[str, Any] | None = None) -> list[sa.Row]:
+    """The rows of a read-only ORM statement (no FOR UPDATE), outside any transaction.
+
+    On PostgreSQL it runs in autocommit: one round trip, where a transaction would add its
+    BEGIN and ROLLBACK (the guard's query, the reads of read-only views). If its connection
+    dies under it, it is retried once on a fresh one: a read may be. The objects it loaded
+    stay in `db.session`, unexpired, and the session's next statement, a write say, begins
+    a transaction as usual. Once a unit of work has begun (a transaction, or a change not
+    yet flushed), it is a plain read of that unit of work, never an autocommit flush.
+    """
+    if _unit_of_work_begun():
+        return list(db.session.execute(statement, params))
+    try:
+        return _read_outside_transaction(statement, params)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+    return _read_outside_transaction(statement, params)  # on a fresh connection
+
+
+def _read_outside_transaction(
+    statement: sa.Executable, params: Mapping[str, Any] | None
+) -> list[sa.Row]:
+    if db.engine.dialect.name == "postgresql":  # SQLite's driver begins no transaction
+        db.session.connection(execution_options=AUTOCOMMIT)
+    try:
+        rows = list(db.session.execute(statement, params))
+    except DBAPIError:
+        db.session.close()
+        raise
+    _end_keeping_what_was_loaded()
+    return rows
+
+
+@contextmanager
+def statement_alone() -> Iterator[None]:
+    """Run a unit of work that is one statement (CTEs included) as its own transaction.
+
+    On PostgreSQL a statement outside a transaction is atomic by itself and holds its locks
+    until it ends: BEGIN and COMMIT around it would only add two round trips. So the block
+    runs in autocommit, where every statement commits as it ends: it must send exactly
+    one write, and the caller's commit after it sends nothing. On SQLite, or once a unit
+    of work has begun, the block is part of the caller's transaction as usual.
+    """
+    if db.engine.dialect.name != "postgresql" or _unit_of_work_begun():
+        yield
+        return
+    db.session.connection(execution_options=AUTOCOMMIT)
+    try:
+        yield
+    except BaseException:
+        db.session.rollback()
+        raise
+    _end_keeping_what_was_loaded()
+
+
+def _unit_of_work_begun() -> bool:
+    """Whether the request's session holds a transaction or changes not yet flushed, which
+    an autocommit statement would commit piecemeal."""
+    session = db.session()
+    return session.in_transaction() or bool(session.new or session.dirty or session.deleted)
+
+
+def _end_keeping_what_was_loaded() -> None:
+    """End an autocommit "transaction" (nothing goes over the wire: nothing was begun) and
+    give the connection back to the pool, keeping what was loaded unexpired."""
+    session = db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
+
+
+@event.listens_for(Pool, "checkout")
+def _replace_if_closed_by_server(dbapi_connection, connection_record, connection_proxy) -> None:
+    """Hand out no PostgreSQL connection that the server has closed: an idle connection
+    has nothing to read unless the server ended it. A poll of the socket, not a round trip.
+    DisconnectionError makes the pool discard it and check out a fresh one."""
+    pgconn = getattr(dbapi_connection, "pgconn", None)  # psycopg's; SQLite has no socket
+    if pgconn is None:
+        return
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise DisconnectionError("the connection was lost")
+    poll = select.poll()
+    poll.register(pgconn.socket, select.POLLIN)
+    if poll.poll(0):
+        raise DisconnectionError("the server closed the connection")
 
 
 @event.listens_for(Engine, "connect")

@@ -21,7 +21,7 @@ from flask import current_app
 from app import sessions, tokens
 from app.exceptions import RefreshTokenReused, TokenError
 from app.extensions import db
-from app.models import LoginSession, RefreshToken, User, utcnow
+from app.models import LoginSession, RefreshToken, User, new_id, utcnow
 from app.sessions import ClientInfo, SessionRef, TokenPair
 
 _sessions, _tokens, _users = LoginSession.__table__, RefreshToken.__table__, User.__table__
@@ -61,13 +61,13 @@ ROTATION_QUERY = (
             _users, _tokens.c.user_id == _users.c.id
         )
     )
-    .where(_tokens.c.jti == sa.bindparam("jti"))
+    .where(_tokens.c.jti == sa.bindparam("presented"))
     .with_for_update(of=_sessions)
 )
 SPEND_TOKEN = (
     _tokens.update()
     .where(
-        _tokens.c.jti == sa.bindparam("spent"),
+        _tokens.c.jti == sa.bindparam("presented"),
         _tokens.c.used_at.is_(None),
         _tokens.c.revoked_at.is_(None),
     )
@@ -88,27 +88,47 @@ _SUCCESSOR = {
     "user_agent": sa.bindparam("client_agent", type_=_tokens.c.user_agent.type),
 }
 INSERT_SUCCESSOR = _tokens.insert().values(_SUCCESSOR)
-# PostgreSQL: all three writes in one statement, one round trip instead of three. The
-# successor is inserted, and the session touched, only if this statement spent the token.
-_spent = SPEND_TOKEN.returning(_tokens.c.session_id).cte("spent")
-ROTATE_IN_ONE_STATEMENT = (
+# PostgreSQL: the whole rotation in one statement, one round trip instead of four (BEGIN
+# and COMMIT around it make three). `locked` is ROTATION_QUERY; the spend waits for its
+# lock on the session row before it touches the token row (the token's session id is
+# compared with `locked`'s, an InitPlan run before the row is updated), as app.locks
+# orders them. Only if this statement spent the token is the successor inserted, with the
+# session's expiry as its cap (`sessions.refresh_values` caps it alike), and the session
+# touched. What the statement read is checked afterwards, in `rotate`: a refusal raises,
+# and the caller does not commit, so the rollback undoes the writes.
+_locked = ROTATION_QUERY.cte("locked")
+_spent = (
+    SPEND_TOKEN.where(_tokens.c.session_id == sa.select(_locked.c.session_id).scalar_subquery())
+    .returning(_tokens.c.session_id)
+    .cte("spent")
+)
+_inserted = (
     _tokens.insert()
     .from_select(
         list(_SUCCESSOR),
         sa.select(
             *(
-                _spent.c.session_id if name == "session_id" else value
+                _spent.c.session_id
+                if name == "session_id"
+                else sa.func.least(value, _locked.c.session_expires_at)
+                if name == "expires_at"
+                else value
                 for name, value in _SUCCESSOR.items()
             )
-        ),
+        ).select_from(_spent.join(_locked, sa.true())),
     )
+    .returning(_tokens.c.jti)
+    .cte("inserted")
+)
+ROTATE_IN_ONE_STATEMENT = (
+    sa.select(_locked, _inserted.c.jti.label("successor_jti"))
+    .select_from(_locked.outerjoin(_inserted, sa.true()))
     .add_cte(
         _sessions.update()
         .where(_sessions.c.id == _spent.c.session_id)
         .values(last_used_at=sa.bindparam("now"))
         .cte("touched")
     )
-    .returning(_tokens.c.jti)
 )
 
 
@@ -116,14 +136,30 @@ def rotate(token: str, client: ClientInfo) -> Rotated:
     """Spend a refresh token and return the next pair of its session, renewed by `client`.
 
     On the hot path: read the token, its session and its user while locking the session
-    row; spend the token, insert its successor and touch the session (one statement on
-    PostgreSQL). No ORM flush, and nothing to reload after the caller's commit.
-    RefreshTokenReused when the token was spent already, past the grace: its session is
-    ended, and the caller must commit that.
+    row; spend the token, insert its successor and touch the session. On PostgreSQL all
+    of it is one statement, whose reads are checked after it ran: a refusal raises before
+    the caller commits, so its writes are rolled back. No ORM flush, and nothing to reload
+    after the caller's commit. RefreshTokenReused when the token was spent already, past
+    the grace: its session is ended, and the caller must commit that.
     """
     claims = tokens.decode_refresh_token(token)
     now = utcnow()
-    user = db.session.connection().execute(ROTATION_QUERY, {"jti": claims.jti}).first()
+    successor_jti = new_id()
+    connection = db.session.connection()  # the session's transaction, minus the ORM's work
+    postgres = connection.dialect.name == "postgresql"
+    if postgres:
+        params = {
+            "presented": claims.jti,
+            "successor": successor_jti,
+            "user": claims.user_id,
+            "now": now,
+            "expires": now + timedelta(seconds=current_app.config["JWT_REFRESH_TTL"]),
+            "client_ip": client.ip,
+            "client_agent": client.user_agent,
+        }
+        user = connection.execute(ROTATE_IN_ONE_STATEMENT, params).first()
+    else:
+        user = connection.execute(ROTATION_QUERY, {"presented": claims.jti}).first()
     if user is None or (user.session_id, user.user_id) != (claims.session_id, claims.user_id):
         raise TokenError("invalid_token", "The refresh token is not recognised.")
     # Before the session checks: disabling an account ends its sessions, and the client
@@ -140,18 +176,20 @@ def rotate(token: str, client: ClientInfo) -> Rotated:
         user.session_expires_at,
         sessions.amr_claim(user.session_amr),
     )
-    successor = sessions.refresh_values(session, now, client)
-    if not _spend(claims.jti, successor, now):
+    successor = sessions.refresh_values(session, now, client, jti=successor_jti)
+    spent = user.successor_jti is not None if postgres else _spend(claims.jti, successor, now)
+    if not spent:
         return _after_lost_race(claims.jti, session, user, now)
     return Rotated(sessions.issue_pair(user, session, successor, now), user.id, False)
 
 
 def _spend(jti: str, successor: Mapping[str, Any], now: datetime) -> bool:
-    """Spend the refresh token `jti` for `successor`: mark it used, insert the successor and
-    touch the session. False, with nothing written, if the token was spent already."""
-    connection = db.session.connection()  # the session's transaction, minus the ORM's work
+    """SQLite: spend the refresh token `jti` for `successor`: mark it used, insert the
+    successor and touch the session. False, with nothing written, if the token was spent
+    already."""
+    connection = db.session.connection()
     params = {
-        "spent": jti,
+        "presented": jti,
         "successor": successor["jti"],
         "session": successor["session_id"],
         "user": successor["user_id"],
@@ -160,8 +198,6 @@ def _spend(jti: str, successor: Mapping[str, Any], now: datetime) -> bool:
         "client_ip": successor["ip"],
         "client_agent": successor["user_agent"],
     }
-    if connection.dialect.name == "postgresql":
-        return connection.execute(ROTATE_IN_ONE_STATEMENT, params).first() is not None
     if connection.execute(SPEND_TOKEN, params).rowcount != 1:
         return False
     connection.execute(TOUCH_SESSION, params)

@@ -2,7 +2,8 @@
 
 The guard verifies the bearer access token, then loads the user and the token's session in
 one indexed query (two primary keys), so a token stops working the moment its session is
-ended, its user is disabled or deleted, or its user's role changes. Its refusals become
+ended, its user is disabled or deleted, or its user's role changes. The query is one round
+trip on PostgreSQL, outside any transaction (`app.database.read`). Its refusals become
 RFC 6750 answers in `app/errors.py`.
 
 Step-up: a route guarded with `mfa=True`, and every role-guarded route for a user whose
@@ -15,7 +16,7 @@ from functools import wraps
 import sqlalchemy as sa
 from flask import current_app, g, request
 
-from app import tokens
+from app import database, tokens
 from app.exceptions import (
     AccountDisabled,
     InsufficientRole,
@@ -24,7 +25,6 @@ from app.exceptions import (
     MissingAccessToken,
     TokenError,
 )
-from app.extensions import db
 from app.mfa import has_second_factor
 from app.models import LoginSession, User, utcnow
 
@@ -60,12 +60,10 @@ def authenticate(role: str | None = None, *, mfa: bool = False) -> User:
         claims = tokens.decode_access_token(_bearer_token())
     except TokenError as exc:
         raise InvalidAccessToken(exc.code, exc.message) from None
-    found = db.session.execute(
-        GUARD_QUERY, {"user_id": claims.user_id, "session_id": claims.session_id}
-    ).first()
-    if found is None:
+    found = database.read(GUARD_QUERY, {"user_id": claims.user_id, "session_id": claims.session_id})
+    if not found:
         raise _revoked()
-    user, revoked_at, expires_at = found
+    user, revoked_at, expires_at = found[0]
     # Before the session checks: disabling an account also ends its sessions, and the
     # client should learn why rather than see a bare token_revoked.
     if user.disabled:

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from flask import current_app
 
-from app import tokens
+from app import database, tokens
 from app.exceptions import AccountDisabled, EmailNotVerified, SessionNotFound, TokenError
 from app.extensions import db
 from app.locks import lock_sessions
@@ -75,10 +75,14 @@ def _seconds(name: str) -> timedelta:
     return timedelta(seconds=current_app.config[name])
 
 
-def refresh_values(session: SessionRef, now: datetime, client: ClientInfo) -> dict:
-    """The columns of a new refresh token of `session`: it never outlives the session."""
+def refresh_values(
+    session: SessionRef, now: datetime, client: ClientInfo, *, jti: str | None = None
+) -> dict:
+    """The columns of a new refresh token of `session`: it never outlives the session.
+    `jti`: the id it was given already (app/rotation.py writes it in the same statement
+    that reads the session)."""
     return {
-        "jti": new_id(),
+        "jti": jti or new_id(),
         "session_id": session.id,
         "user_id": session.user_id,
         "issued_at": now,
@@ -164,6 +168,23 @@ OPEN_SESSION = (
     )
     .returning(_sessions.c.id)
 )
+# PostgreSQL: the session and its first refresh token in one statement, one round trip
+# instead of two. The token is inserted only if the session was.
+_opened = OPEN_SESSION.cte("opened")
+_FIRST_REFRESH = {
+    "jti": sa.bindparam("jti", type_=_tokens.c.jti.type),
+    "session_id": _opened.c.id,
+    "user_id": sa.bindparam("user", type_=_tokens.c.user_id.type),
+    "issued_at": sa.bindparam("now", type_=_tokens.c.issued_at.type),
+    "expires_at": sa.bindparam("refresh_expires", type_=_tokens.c.expires_at.type),
+    "ip": sa.bindparam("client_ip", type_=_tokens.c.ip.type),
+    "user_agent": sa.bindparam("client_agent", type_=_tokens.c.user_agent.type),
+}
+OPEN_SESSION_WITH_TOKEN = (
+    _tokens.insert()
+    .from_select(list(_FIRST_REFRESH), sa.select(*_FIRST_REFRESH.values()))
+    .returning(_tokens.c.session_id)
+)
 
 
 def start_session(
@@ -178,24 +199,28 @@ def start_session(
     """
     now = utcnow()
     session = SessionRef(new_id(), user.id, now + _seconds("JWT_SESSION_MAX_AGE"), amr)
+    refresh = refresh_values(session, now, client)
+    params = {
+        "session": session.id,
+        "user": user.id,
+        "version": user.credential_version,
+        "now": now,
+        "expires": session.expires_at,
+        "client_agent": client.user_agent,
+        "client_ip": client.ip,
+        "amr": amr_column(amr),
+        "jti": refresh["jti"],
+        "refresh_expires": refresh["expires_at"],
+    }
     connection = db.session.connection()
-    opened = connection.execute(
-        OPEN_SESSION,
-        {
-            "session": session.id,
-            "user": user.id,
-            "version": user.credential_version,
-            "now": now,
-            "expires": session.expires_at,
-            "client_agent": client.user_agent,
-            "client_ip": client.ip,
-            "amr": amr_column(amr),
-        },
-    ).first()
+    if connection.dialect.name == "postgresql":
+        opened = connection.execute(OPEN_SESSION_WITH_TOKEN, params).first()
+    else:
+        opened = connection.execute(OPEN_SESSION, params).first()
+        if opened is not None:
+            connection.execute(_tokens.insert(), refresh)
     if opened is None:
         return None
-    refresh = refresh_values(session, now, client)
-    connection.execute(_tokens.insert(), refresh)
     return issue_pair(user, session, refresh, now)
 
 
@@ -267,13 +292,12 @@ def _live(now: datetime):
 
 def live_sessions(user_id: int) -> list[LoginSession]:
     """The sessions of `user_id` that can still be used, newest first."""
-    return list(
-        db.session.scalars(
-            sa.select(LoginSession)
-            .where(LoginSession.user_id == user_id, _live(utcnow()))
-            .order_by(LoginSession.created_at.desc(), LoginSession.id)
-        )
+    rows = database.read(
+        sa.select(LoginSession)
+        .where(LoginSession.user_id == user_id, _live(utcnow()))
+        .order_by(LoginSession.created_at.desc(), LoginSession.id)
     )
+    return [session for (session,) in rows]
 
 
 def end_live_session(user_id: int, session_id: str) -> None:

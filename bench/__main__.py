@@ -33,7 +33,7 @@ import bcrypt
 
 from app import create_app
 from app.ratelimit import LIMIT_SETTINGS
-from bench import load, report, store
+from bench import load, report, round_trips, store
 from bench.fje import create_fje_app
 from bench.load import Load
 from tests.live import gunicorn_process, migrate
@@ -98,6 +98,14 @@ def bench_backend(backend: str, args: argparse.Namespace, scratch: Path) -> dict
     keys = {name: secrets.token_urlsafe(48) for name in ("JWT_ACCESS_SECRET", "JWT_REFRESH_SECRET")}
     urls, apps, clients = prepare_stores(backend, args, scratch, keys)
     results: dict = {"stores": {size: store.counts(app) for size, app in apps.items()}}
+    if backend == "postgres":
+        step(f"{backend}: counting round trips per request")
+        results["round_trips"] = round_trips.count(
+            urls["small"],
+            keys["JWT_ACCESS_SECRET"],
+            clients["small"].user_ids[0],
+            store.CLIENT_EMAIL.format(n=0),
+        )
     with ExitStack() as stack:
         services = {
             name: stack.enter_context(

@@ -1,9 +1,9 @@
 """A flask-jwt-extended service of the same shape, for the side-by-side run.
 
 `GET /me` is `@jwt_required()` and a `user_lookup_loader` that loads the user by primary
-key, as flask-jwt-extended's documentation shows, over the same users table and the same
-database settings (app/database.py) as our service. No revocation check, rate limiter,
-audit log or security headers: that is the stock extension's whole hot path.
+key, as flask-jwt-extended's documentation shows, over the same users table, with
+Flask-SQLAlchemy's default engine settings, as its users deploy it. No revocation check,
+rate limiter, audit log or security headers: that is the stock extension's whole hot path.
 """
 
 import os
@@ -11,7 +11,6 @@ import os
 from flask import Flask
 from flask_jwt_extended import JWTManager, current_user, jwt_required
 
-from app import database
 from app.extensions import db
 from app.models import User
 from app.schemas.responses import AccountSchema
@@ -25,9 +24,6 @@ def create_fje_app(database_url: str | None = None, secret: str | None = None) -
     url = database_url or os.environ["DATABASE_URL"]
     app.config.update(
         SQLALCHEMY_DATABASE_URI=url,
-        SQLALCHEMY_ENGINE_OPTIONS=database.engine_options(
-            {"DATABASE_URL": url, "DATABASE_CONNECT_TIMEOUT": 3, "DATABASE_STATEMENT_TIMEOUT": 5}
-        ),
         JWT_SECRET_KEY=secret or os.environ["JWT_ACCESS_SECRET"],
         JWT_ACCESS_TOKEN_EXPIRES=3600,
     )

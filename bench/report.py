@@ -152,15 +152,17 @@ def markdown(results: dict, machine: dict) -> str:
             f"{result['bcrypt']['check_ms']:.0f} ms per check = "
             f"{result['bcrypt']['limit_rps']:.1f} checks/s.",
             "",
-            "| endpoint | requests/s | p50 ms | p99 ms | errors | requests/s by round |",
-            "|---|---:|---:|---:|---:|---|",
+            "| endpoint | requests/s | p50 ms | p99 ms | errors | round trips "
+            "| requests/s by round |",
+            "|---|---:|---:|---:|---:|---:|---|",
         ]
         for phase, label in LABELS.items():
             run = phases[phase]
             rounds = ", ".join(map(str, run.get("rounds_rps", []))) or "one run"
+            trips = result.get("round_trips", {}).get(phase.removesuffix("_large"), "-")
             lines.append(
                 f"| {label} | {run['rps']:,.0f} | {run['p50_us'] / 1000:.1f} | "
-                f"{run['p99_us'] / 1000:.1f} | {run['errors']} | {rounds} |"
+                f"{run['p99_us'] / 1000:.1f} | {run['errors']} | {trips} | {rounds} |"
             )
         lines += ["", "| target | measured | goal | |", "|---|---:|---|---|"]
         for what, measured, goal, met in targets(result, backend):

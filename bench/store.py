@@ -20,6 +20,7 @@ from app.models import LoginSession, RefreshToken, User, new_id, utcnow
 from app.sessions import ClientInfo, start_session
 
 PASSWORD = "bench: correct horse battery staple"
+CLIENT_EMAIL = "client{n}@bench.example"  # the n-th client account
 BATCH = 20_000
 
 
@@ -77,7 +78,7 @@ def seed_clients(app: Flask, folder: Path, users: int, refresh_sets: dict[str, i
             PASSWORD.encode(), bcrypt.gensalt(app.config["BCRYPT_ROUNDS"])
         ).decode()
         accounts = [
-            User(email=f"client{n}@bench.example", password_hash=password_hash, email_verified=True)
+            User(email=CLIENT_EMAIL.format(n=n), password_hash=password_hash, email_verified=True)
             for n in range(users)
         ]
         db.session.add_all(accounts)

@@ -25,7 +25,7 @@ def options_for(url: str, **settings) -> dict:
 def test_postgres_waits_are_bounded():
     options = options_for("postgresql+psycopg://db.internal/auth")
 
-    assert options["pool_pre_ping"] is True
+    assert "pool_pre_ping" not in options  # found dead by use: app/database.py
     assert options["pool_timeout"] == 3
     args = options["connect_args"]
     assert args["connect_timeout"] == 3
@@ -58,7 +58,7 @@ def test_a_statement_timeout_in_the_url_wins():
 
 
 def test_sqlite_gets_no_postgres_parameters():
-    assert options_for("sqlite:////tmp/auth.db") == {"pool_pre_ping": True}
+    assert options_for("sqlite:////tmp/auth.db") == {}
 
 
 def test_the_settings_are_read_from_the_environment(monkeypatch):
@@ -135,4 +135,57 @@ def test_a_connection_lost_after_the_answer_does_not_turn_it_into_a_500(caplog):
     assert client.get("/read").json == {"one": 1}
     with app.app_context():
         db.engine.dispose()
+    watcher.dispose()
+
+
+def terminate(watcher: sa.Engine, pid: int) -> None:
+    """End the backend `pid` as a restart would, and wait until it is gone."""
+    with watcher.connect() as conn:
+        conn.execute(sa.text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(app, auth, database):
+    """No pre-ping: the socket of a connection the server ended reads as ready, so the
+    checkout replaces the connection before any request uses it."""
+    if database != "postgres":
+        pytest.skip("SQLite has no server to lose")
+    tokens = auth.signup()
+    watcher = postgres_engine()
+    with app.app_context():
+        pid = db.session.scalar(sa.text("SELECT pg_backend_pid()"))
+        db.session.remove()  # back to the pool, idle
+        terminate(watcher, pid)
+    watcher.dispose()
+
+    for path in ("/me", "/me/sessions"):
+        assert auth.client.get(path, headers=auth.headers(tokens)).status_code == 200
+    assert (
+        auth.client.post("/auth/refresh", json={"refreshToken": tokens["refreshToken"]}).status_code
+        == 200
+    )
+    with app.app_context():
+        assert db.session.scalar(sa.text("SELECT pg_backend_pid()")) != pid
+
+
+def test_the_guard_reads_again_when_its_connection_dies_under_it(app, auth, database):
+    """A connection that dies between its checkout and the guard's query (no check can see
+    that coming): the read-only query is retried once, on a fresh connection."""
+    if database != "postgres":
+        pytest.skip("SQLite has no server to lose")
+    tokens = auth.signup()
+    watcher = postgres_engine()
+    killed = []
+
+    def kill_once(connection, cursor, statement, parameters, context, executemany):
+        if not killed and statement.startswith("SELECT users.id"):
+            killed.append(connection.connection.dbapi_connection.info.backend_pid)
+            terminate(watcher, killed[0])
+
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", kill_once)
+
+    response = auth.me(tokens)
+
+    assert response.status_code == 200
+    assert killed
     watcher.dispose()

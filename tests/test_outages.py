@@ -132,6 +132,21 @@ def test_a_database_outage_is_503_at_once_and_recovers_without_restart(service, 
     assert call(service.base, "GET", "/me", headers=bearer(rotated))[0] == 200
 
 
+def test_the_first_request_after_a_database_restart_succeeds(service):
+    """No connection is pinged before use: the guard finds its pooled connection dead (the
+    database restarted meanwhile), and reads again on a fresh one instead of failing."""
+    _, tokens = service.signup()
+    for _ in range(20):  # every worker holds a pooled connection
+        assert call(service.base, "GET", "/me", headers=bearer(tokens))[0] == 200
+
+    service.proxy.cut()  # every connection torn down, as a restart does...
+    service.proxy.restore()  # ...and the database is back at once
+
+    statuses = [call(service.base, "GET", "/me", headers=bearer(tokens))[0] for _ in range(20)]
+    assert statuses == [200] * 20
+    assert "database connection lost" not in service.log.read_text()
+
+
 @contextmanager
 def user_row_locked(database_url: str, user_id: int):
     """Hold a lock on a user's row, as a long transaction elsewhere would.
@@ -159,7 +174,7 @@ def refresh_waiting_after_spending(engine: sa.Engine) -> bool:
                 sa.text(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                     " AND wait_event_type = 'Lock' AND query"
-                    " ~ '^(WITH spent AS|INSERT INTO refresh_tokens)'"
+                    " ~ '^(WITH locked AS|INSERT INTO refresh_tokens)'"
                 )
             )
         )

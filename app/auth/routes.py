@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from flask import jsonify
 
-from app import passwords, rotation, sessions, users, verification
+from app import database, passwords, rotation, sessions, users, verification
 from app.audit import audit
 from app.exceptions import InvalidCredentials, RefreshTokenReused, SignInRefused
 from app.extensions import db
@@ -51,7 +51,8 @@ def register(data):
 def login(data):
     """Check the credentials and open a session: an access and a refresh token; for a user
     with a second factor, an `mfaToken` to trade with a code at /auth/mfa/verify instead."""
-    user = db.session.scalar(sa.select(User).where(User.email == data["email"]))
+    found = database.read(sa.select(User).where(User.email == data["email"]))
+    user = found[0][0] if found else None
     if user is None:
         passwords.burn_check(data["password"])
         audit("login_failure", reason="unknown_email", email=data["email"])
@@ -95,7 +96,8 @@ def open_session(
     """
     user_id = user.id
     check_may_sign_in(user, failure_event)
-    pair = sessions.start_session(user, client_info(), amr)
+    with database.statement_alone():  # the session and its refresh token, in one statement
+        pair = sessions.start_session(user, client_info(), amr)
     if pair is not None:
         return pair
     audit(failure_event, user_id=user_id, reason="credentials_changed")
