@@ -30,6 +30,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import bcrypt
+from cryptography.fernet import Fernet
 
 from app import create_app
 from app.ratelimit import LIMIT_SETTINGS
@@ -96,6 +97,7 @@ def bcrypt_limit(cores: int, samples: int = 7) -> dict:
 
 def bench_backend(backend: str, args: argparse.Namespace, scratch: Path) -> dict:
     keys = {name: secrets.token_urlsafe(48) for name in ("JWT_ACCESS_SECRET", "JWT_REFRESH_SECRET")}
+    keys["MFA_ENCRYPTION_KEY"] = Fernet.generate_key().decode()  # production requires one
     urls, apps, clients = prepare_stores(backend, args, scratch, keys)
     results: dict = {"stores": {size: store.counts(app) for size, app in apps.items()}}
     if backend == "postgres":

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
+from cryptography.fernet import Fernet
 
 from tests.live import call, free_port, gunicorn, migrate, service_env
 
@@ -74,6 +75,7 @@ def main() -> None:
                 APP_ENV="production",
                 JWT_ACCESS_SECRET=secrets.token_urlsafe(48),
                 JWT_REFRESH_SECRET=secrets.token_urlsafe(48),
+                MFA_ENCRYPTION_KEY=Fernet.generate_key().decode(),
                 DATABASE_URL=f"sqlite:///{Path(tmp) / 'timing.db'}",
                 BCRYPT_ROUNDS=str(args.rounds),
                 RATELIMIT_ENABLED="false",
