@@ -11,6 +11,7 @@ MFA_ENCRYPTION_KEY, and with anything safe only on a developer's machine (see
 
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -21,6 +22,7 @@ from cryptography.fernet import Fernet
 
 from app.entropy import estimate_bits
 
+URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
 ENVIRONMENTS = ("development", "production", "testing")
 MIN_SECRET_BYTES = 32
 # Estimated bits (app/entropy.py) a production secret needs: random hex of 16 bytes
@@ -89,13 +91,19 @@ def _public_url(raw: str) -> str:
 
 
 def _clients(raw: str) -> dict[str, str]:
-    """Comma-separated `name:secret` pairs: the callers of POST /auth/introspect."""
+    """Comma-separated `name:secret` pairs: the callers of POST /auth/introspect.
+
+    Both of URL-safe characters only: RFC 6749 (section 2.3.1) has clients form-encode them
+    inside HTTP Basic and many do not, and such values read the same either way."""
     clients = {}
     for pair in _names(raw):
         name, _, secret = pair.partition(":")
         name = name.strip()
-        if not name or not secret:
-            raise ValueError("expected name:secret pairs separated by commas")
+        if not URL_SAFE.fullmatch(name) or not URL_SAFE.fullmatch(secret):
+            raise ValueError(
+                "expected name:secret pairs separated by commas, each of the characters "
+                "A-Z a-z 0-9 - . _ ~"
+            )
         if name in clients:
             raise ValueError(f"client {name!r} is listed twice")
         clients[name] = secret

@@ -1,13 +1,16 @@
 """Services that verify our tokens: discovery, the default issuer, and introspection (RFC 7662)."""
 
 import base64
+import hmac
 import time
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from app import clients
 from app.config import ConfigError
+from app.exceptions import InvalidClient
 from app.keys import thumbprint
 from tests.factories import make_user, mfa_user, update_user
 from tests.support import PASSWORD, assert_error, key_config, make_app, production, validated
@@ -124,7 +127,9 @@ def test_production_refuses_a_short_introspection_secret():
     assert config["INTROSPECTION_CLIENTS"] == {CLIENT: SECRET, "b": SECRET + "x"}
 
 
-@pytest.mark.parametrize("raw", ["hunter2hunter2", ":hunter2hunter2", "a:hunter2x,a:hunter2y"])
+@pytest.mark.parametrize(
+    "raw", ["hunter2hunter2", ":hunter2hunter2", "a:hunter2x,a:hunter2y", "a:hunter2+hunter2/=="]
+)
 def test_malformed_introspection_clients_are_refused_without_showing_them(raw):
     with pytest.raises(ConfigError, match="INTROSPECTION_CLIENTS") as refused:
         validated(production(INTROSPECTION_CLIENTS=raw))
@@ -313,3 +318,22 @@ def test_introspection_is_rate_limited_per_client(deploy, key_files):
         "/auth/introspect", data={"token": "x"}, headers=basic("other", SECRET + "2")
     )
     assert other.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"), [(CLIENT, SECRET), (CLIENT, "wrong"), ("nobody", SECRET)]
+)
+def test_every_client_check_makes_the_same_constant_time_comparison(monkeypatch, name, secret):
+    """An unknown name is compared too, digests of equal length: timing tells nothing."""
+    compared, real = [], hmac.compare_digest
+
+    def compare_digest(a, b):
+        compared.append((len(a), len(b)))
+        return real(a, b)
+
+    monkeypatch.setattr(clients.hmac, "compare_digest", compare_digest)
+    try:
+        clients.authenticate_client(name, secret, {CLIENT: SECRET})
+    except InvalidClient:
+        assert (name, secret) != (CLIENT, SECRET)
+    assert compared == [(32, 32)]
