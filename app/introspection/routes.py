@@ -30,21 +30,26 @@ def client_required(view):
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        credentials = request.authorization
-        name = credentials.username if credentials and credentials.type == "basic" else None
+        name, secret = _basic_credentials()
         try:
             g.client = authenticate_client(
-                name or "",
-                (credentials and credentials.password) or "",
-                current_app.config["INTROSPECTION_CLIENTS"],
+                name, secret, current_app.config["INTROSPECTION_CLIENTS"]
             )
         except InvalidClient:
             # The name a caller gave, cut short: never its secret.
-            audit("introspection_client_refused", client=(name or "")[:64] or None)
+            audit("introspection_client_refused", client=name[:64] or None)
             raise
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def _basic_credentials() -> tuple[str, str]:
+    """The name and secret of `Authorization: Basic ...`; empty strings without one."""
+    credentials = request.authorization
+    if credentials is None or credentials.type != "basic":
+        return "", ""
+    return credentials.username or "", credentials.password or ""
 
 
 def client_key() -> str:
