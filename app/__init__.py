@@ -63,6 +63,7 @@ def load_settings(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         load_dotenv(find_dotenv(usecwd=True))
     settings = configuration.load_config()
     settings.update(overrides)
+    configuration.derive_defaults(settings)
     configuration.validate_config(settings)
     if settings["DATABASE_URL"] is None:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -92,12 +93,14 @@ def register_blueprints(app: Flask) -> None:
     from app.account import bp as account_bp
     from app.admin import bp as admin_bp
     from app.auth import bp as auth_bp
+    from app.introspection import bp as introspection_bp
     from app.reset import bp as reset_bp
     from app.wellknown import bp as wellknown_bp
 
     openapi.init_app(app)
     openapi.api.register_blueprint(auth_bp, url_prefix="/auth")
     openapi.api.register_blueprint(reset_bp, url_prefix="/auth")
+    openapi.api.register_blueprint(introspection_bp, url_prefix="/auth")
     openapi.api.register_blueprint(account_bp, url_prefix="/me")
     openapi.api.register_blueprint(admin_bp, url_prefix="/admin")
     openapi.api.register_blueprint(health.bp)

@@ -11,6 +11,7 @@ MFA_ENCRYPTION_KEY, and with anything safe only on a developer's machine (see
 
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -21,6 +22,7 @@ from cryptography.fernet import Fernet
 
 from app.entropy import estimate_bits
 
+URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
 ENVIRONMENTS = ("development", "production", "testing")
 MIN_SECRET_BYTES = 32
 # Estimated bits (app/entropy.py) a production secret needs: random hex of 16 bytes
@@ -80,6 +82,34 @@ def _origins(raw: str) -> list[str]:
     return origins
 
 
+def _public_url(raw: str) -> str:
+    """An absolute http(s) URL without a trailing slash, e.g. https://auth.example.com."""
+    url = raw.strip().rstrip("/")
+    if not url.startswith(("https://", "http://")):
+        raise ValueError("expected a URL like https://auth.example.com")
+    return url
+
+
+def _clients(raw: str) -> dict[str, str]:
+    """Comma-separated `name:secret` pairs: the callers of POST /auth/introspect.
+
+    Both of URL-safe characters only: RFC 6749 (section 2.3.1) has clients form-encode them
+    inside HTTP Basic and many do not, and such values read the same either way."""
+    clients = {}
+    for pair in _names(raw):
+        name, _, secret = pair.partition(":")
+        name = name.strip()
+        if not URL_SAFE.fullmatch(name) or not URL_SAFE.fullmatch(secret):
+            raise ValueError(
+                "expected name:secret pairs separated by commas, each of the characters "
+                "A-Z a-z 0-9 - . _ ~"
+            )
+        if name in clients:
+            raise ValueError(f"client {name!r} is listed twice")
+        clients[name] = secret
+    return clients
+
+
 def _algorithm(raw: str) -> str:
     return raw.strip().upper()
 
@@ -137,7 +167,9 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], Any]] = {
     "JWT_ACCESS_TTL": (_positive_int, 900),
     "JWT_REFRESH_TTL": (_positive_int, 604800),
     "JWT_LEEWAY": (_non_negative_int, 10),
-    "JWT_ISSUER": (_str, "flask-jwt-auth-service"),
+    # Where clients and other services reach this service; the tokens' issuer by default.
+    "PUBLIC_URL": (_public_url, "http://localhost:5000"),
+    "JWT_ISSUER": (_str, None),
     "JWT_AUDIENCE": (_str, "flask-jwt-auth-service"),
     "JWT_SESSION_MAX_AGE": (_positive_int, 2592000),
     "REFRESH_REUSE_INTERVAL": (_non_negative_int, 0),
@@ -182,10 +214,13 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], Any]] = {
     "MFA_ENCRYPTION_KEY": (_fernet_keys, None),
     "MFA_ISSUER": (_str, "flask-jwt-auth-service"),
     "REQUIRE_MFA_ROLES": (_names, ()),
+    # Services allowed to ask POST /auth/introspect (app/introspection/): "name:secret,...".
+    "INTROSPECTION_CLIENTS": (_clients, {}),
+    "RATELIMIT_INTROSPECT": (_str, "300 per minute"),
 }
 
 # Settings whose value never appears in an error message (it would end up in a log).
-SECRET_SETTINGS = (*SECRET_NAMES, "SMTP_PASSWORD", "MFA_ENCRYPTION_KEY")
+SECRET_SETTINGS = (*SECRET_NAMES, "SMTP_PASSWORD", "MFA_ENCRYPTION_KEY", "INTROSPECTION_CLIENTS")
 
 TESTING_DEFAULTS = {
     "JWT_ACCESS_SECRET": "testing-access-secret-0123456789abcdef",
@@ -223,6 +258,13 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             if env.get(name) is None:
                 config[name] = value
     return config
+
+
+def derive_defaults(config: dict[str, Any]) -> None:
+    """Fill the settings whose default is another setting, once every override is in."""
+    if config["JWT_ISSUER"] is None:
+        # OpenID Connect Discovery: the issuer is the URL its document is fetched under.
+        config["JWT_ISSUER"] = config["PUBLIC_URL"]
 
 
 def validate_config(config: Mapping[str, Any]) -> None:
@@ -280,15 +322,21 @@ def validate_production(config: Mapping[str, Any]) -> None:
             "MAIL_BACKEND=console is refused in production: it writes reset and verification "
             "links, live tokens, to the log; use smtp"
         )
-    for name in ("RESET_URL_TEMPLATE", "VERIFY_URL_TEMPLATE"):
+    for name in ("PUBLIC_URL", "RESET_URL_TEMPLATE", "VERIFY_URL_TEMPLATE"):
         problem = _link_problem(config[name])
         if problem:
             raise ConfigError(f"{name}={config[name]!r} {problem} in production")
+    for name, secret in config["INTROSPECTION_CLIENTS"].items():
+        if len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ConfigError(
+                f"INTROSPECTION_CLIENTS: the secret of {name!r} must be at least "
+                f"{MIN_SECRET_BYTES} bytes in production"
+            )
 
 
 def _link_problem(template: str) -> str | None:
-    """Why an emailed link would not reach the user safely, or None: it must be https (the
-    token is in it) and name a host other than this machine."""
+    """Why a link (emailed, or our own URL) would not reach the user safely, or None: it
+    must be https (the token is in it) and name a host other than this machine."""
     try:
         url = urlsplit(template.replace("{token}", "token"))
         host = (url.hostname or "").rstrip(".")

@@ -112,6 +112,10 @@ ANSWERS: dict[type[refused.ServiceError], Answer] = {
         "insufficient_role",
         lambda exc: _challenge("insufficient_scope", f"The {exc.role} role is required."),
     ),
+    # RFC 7662 section 2.1 and RFC 6749 section 5.2: the client asked without valid credentials.
+    refused.InvalidClient: Answer(
+        401, "invalid_client", lambda exc: {"WWW-Authenticate": 'Basic realm="introspect"'}
+    ),
     refused.MfaRequired: Answer(
         403, "mfa_required", lambda exc: _challenge("insufficient_scope", exc.message)
     ),

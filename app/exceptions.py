@@ -123,3 +123,9 @@ class MfaRequired(ServiceError):
     route asks for it, or the user's role is listed in REQUIRE_MFA_ROLES."""
 
     message = "This action requires signing in with a second factor."
+
+
+class InvalidClient(ServiceError):
+    """A caller of token introspection without, or with wrong, client credentials."""
+
+    message = "Client authentication failed."

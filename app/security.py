@@ -52,12 +52,12 @@ def _revoked() -> InvalidAccessToken:
     return InvalidAccessToken("token_revoked", "The access token has been revoked.")
 
 
-def authenticate(role: str | None = None, *, mfa: bool = False) -> User:
-    """Verify the request's access token and remember its user, session and `amr` for
-    `current_user`, `current_session_id` and `current_amr`; raise an exception of
-    `app.exceptions` if it does not pass. `mfa`: the token must have a second factor."""
+def accepted_access_token(token: str) -> tuple[User, tokens.AccessClaims]:
+    """The user and claims of `token` if the guard would accept it now, whatever the
+    route's role: valid, unexpired, its session live, its user enabled and of the token's
+    role. Raise an exception of `app.exceptions` otherwise. Introspection asks this too."""
     try:
-        claims = tokens.decode_access_token(_bearer_token())
+        claims = tokens.decode_access_token(token)
     except TokenError as exc:
         raise InvalidAccessToken(exc.code, exc.message) from None
     found = database.read(GUARD_QUERY, {"user_id": claims.user_id, "session_id": claims.session_id})
@@ -70,6 +70,14 @@ def authenticate(role: str | None = None, *, mfa: bool = False) -> User:
         raise AccountDisabled()
     if revoked_at is not None or expires_at <= utcnow() or user.role != claims.role:
         raise _revoked()
+    return user, claims
+
+
+def authenticate(role: str | None = None, *, mfa: bool = False) -> User:
+    """Verify the request's access token and remember its user, session and `amr` for
+    `current_user`, `current_session_id` and `current_amr`; raise an exception of
+    `app.exceptions` if it does not pass. `mfa`: the token must have a second factor."""
+    user, claims = accepted_access_token(_bearer_token())
     if role is not None and user.role != role:
         raise InsufficientRole(role)
     step_up = mfa or (role is not None and user.role in current_app.config["REQUIRE_MFA_ROLES"])

@@ -45,6 +45,8 @@ class AccessClaims:
     jti: str
     expires: int  # `exp`, seconds since the epoch
     amr: tuple[str, ...]  # RFC 8176: how the session signed in, e.g. ("pwd", "otp")
+    issued: int  # `iat`
+    email: str
 
 
 @dataclass(frozen=True)
@@ -176,10 +178,19 @@ def _verify_access(token: str) -> AccessClaims:
     claims = _decode("access", ACCESS_TYP, token)
     # Tokens issued before `amr` existed are password sign-ins; they expire within minutes.
     amr = claims.get("amr", ["pwd"])
-    if not isinstance(claims.get("role"), str) or not _strings(amr):
+    if not all(isinstance(claims.get(name), str) for name in ("role", "email")) or not _strings(
+        amr
+    ):
         raise TokenError("invalid_token", "The token is invalid.")
     return AccessClaims(
-        claims["sub"], claims["sid"], claims["role"], claims["jti"], int(claims["exp"]), tuple(amr)
+        user_id=claims["sub"],
+        session_id=claims["sid"],
+        role=claims["role"],
+        jti=claims["jti"],
+        expires=int(claims["exp"]),
+        amr=tuple(amr),
+        issued=int(claims["iat"]),
+        email=claims["email"],
     )
 
 

@@ -61,12 +61,14 @@ def gunicorn_process(
     *,
     log: Path | None = None,
     app: str = "wsgi:app",
+    port: int | None = None,
 ):
     """`gunicorn` for any WSGI `app`, yielding the master process along with the base URL.
 
-    `workers=None` leaves the number to gunicorn.conf.py, as in production.
+    `workers=None` leaves the number to gunicorn.conf.py, as in production; `port` is a
+    free one unless given (a service that must know its own URL in advance).
     """
-    port = free_port()
+    port = port or free_port()
     env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
     if workers is not None:
         env["WEB_CONCURRENCY"] = str(workers)

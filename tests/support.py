@@ -39,6 +39,7 @@ MFA_KEY = "lZ1cX2b1uRk5Zr3P0wWq9HkT7m8sVn4yJ6dA2eF0gHc="
 SAFE_PRODUCTION = {
     "MFA_ENCRYPTION_KEY": MFA_KEY,
     "MAIL_BACKEND": "smtp",
+    "PUBLIC_URL": "https://auth.example.com",
     "RESET_URL_TEMPLATE": "https://app.example.com/reset?token={token}",
     "VERIFY_URL_TEMPLATE": "https://app.example.com/verify?token={token}",
 }

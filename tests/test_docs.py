@@ -41,6 +41,8 @@ def documented(value) -> str:
         return "true" if value else "false"
     if isinstance(value, list | tuple):
         return ",".join(str(item) for item in value)
+    if isinstance(value, dict):
+        return ",".join(f"{name}:{item}" for name, item in value.items())
     return str(value)
 
 

@@ -13,6 +13,8 @@ JSON Schema can say (no NUL in a string, at least one field to change) the docum
 tests/test_openapi.py holds it to that.
 """
 
+import base64
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -25,11 +27,16 @@ from tests.live import call, gunicorn, migrate, service_env
 from tests.support import PASSWORD, make_app
 
 USER = {"email": "fuzz@example.com", "password": PASSWORD}
+# The service allowed to call POST /auth/introspect (HTTP Basic).
+CLIENT = "fuzz:fuzz-introspection-secret-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
 def live_service(tmp_path_factory):
-    env = service_env(DATABASE_URL=f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'fuzz.db'}")
+    env = service_env(
+        DATABASE_URL=f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'fuzz.db'}",
+        INTROSPECTION_CLIENTS=CLIENT,
+    )
     migrate(env)
     with gunicorn(env, workers=2) as base:
         call(base, "POST", "/auth/register", USER)
@@ -45,6 +52,19 @@ def bearer(base: str) -> dict[str, str]:
     """A fresh token per example, so that a logout in one example does not starve the next."""
     _, _, tokens = call(base, "POST", "/auth/login", USER)
     return {"Authorization": f"Bearer {tokens['accessToken']}"}
+
+
+def credentials(base: str, operation) -> dict[str, str] | None:
+    """What the operation's security scheme asks for: a client's Basic credentials, a
+    bearer token, or nothing."""
+    schemes = {
+        name for requirement in operation.definition.raw.get("security", []) for name in requirement
+    }
+    if "clientBasic" in schemes:
+        return {"Authorization": "Basic " + base64.b64encode(CLIENT.encode()).decode()}
+    if "bearerAuth" in schemes:
+        return bearer(base)
+    return None
 
 
 def documented_operations() -> list[tuple[str, str]]:
@@ -68,7 +88,7 @@ def test_api_answers_every_generated_request_as_documented(api, live_service, pa
     @given(case=cases)
     @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
     def check(case):
-        headers = bearer(live_service) if operation.security else None
+        headers = credentials(live_service, operation)
         case.call_and_validate(base_url=live_service, headers=headers, checks=checks)
 
     check()

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from werkzeug.serving import make_server
 
 from tests.live import call
-from tests.support import PASSWORD, key_config
+from tests.support import PASSWORD, free_port, key_config
 
 ROOT = Path(__file__).resolve().parents[1]
 JWKS = "/.well-known/jwks.json"
@@ -117,9 +117,9 @@ def test_jwks_ignores_range_and_if_match(client):
 
 
 @contextmanager
-def serving(app):
-    """The real app over HTTP on 127.0.0.1, on a port of its own."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+def serving(app, port: int = 0):
+    """The real app over HTTP on 127.0.0.1, on `port` or a port of its own."""
+    server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -168,14 +168,17 @@ def no_proxy(monkeypatch):
 def test_downstream_service_verifies_our_tokens_with_the_jwks_url_only(
     deploy, key_files, no_proxy, algorithm, key
 ):
-    live = deploy(**key_config(algorithm, key_files[key]))
-    with serving(live) as base:
+    port = free_port()
+    public_url = f"http://127.0.0.1:{port}"
+    live = deploy(PUBLIC_URL=public_url, **key_config(algorithm, key_files[key]))
+    with serving(live, port) as base:
         tokens = log_in_over_http(base)
         verify_access_token = documented_verifier(base, algorithm)
         claims = verify_access_token(tokens["accessToken"])
         assert claims["sub"] == "1"
         assert claims["email"] == "downstream@example.com"
-        assert (claims["iss"], claims["aud"]) == ("flask-jwt-auth-service",) * 2
+        # JWT_ISSUER is PUBLIC_URL unless set; the audience keeps its own default.
+        assert (claims["iss"], claims["aud"]) == (public_url, "flask-jwt-auth-service")
         with pytest.raises(jwt.PyJWTError):
             verify_access_token(tokens["refreshToken"])
 
@@ -198,8 +201,10 @@ def test_downstream_service_refuses_a_token_we_did_not_sign(app, key_files, no_p
 )
 def test_downstream_service_checks_audience_and_issuer(deploy, key_files, no_proxy, setting, error):
     """Tokens of an auth service set up for another API are refused by this one."""
-    live = deploy(**key_config("RS256", key_files["a"]), **{setting: "another-api"})
-    with serving(live) as base:
+    port = free_port()
+    settings = {"PUBLIC_URL": f"http://127.0.0.1:{port}", setting: "another-api"}
+    live = deploy(**key_config("RS256", key_files["a"]), **settings)
+    with serving(live, port) as base:
         tokens = log_in_over_http(base)
         with pytest.raises(error):
             documented_verifier(base)(tokens["accessToken"])

@@ -49,6 +49,7 @@ HOSTS = {
     "RATELIMIT_LOGIN": "6 per minute",
     "MAIL_BACKEND": "smtp",
     "SMTP_HOST": "127.0.0.1",
+    "PUBLIC_URL": "https://auth.example.com",
     "RESET_URL_TEMPLATE": "https://app.example.com/reset?token={token}",
     "VERIFY_URL_TEMPLATE": "https://app.example.com/verify?token={token}",
 }

@@ -109,3 +109,13 @@ def check_password_for(email: str, password: str, field: str) -> None:
     errors = passwords.policy_errors(password, email)
     if errors:
         raise ValidationError({field: errors})
+
+
+class IntrospectionRequestSchema(BodySchema):
+    """RFC 7662's form: whatever the token is, a string is a question with an answer
+    (`active: false` for anything not an access token we accept), never a 400."""
+
+    token = fields.String(required=True)
+    token_type_hint = fields.String(
+        metadata={"description": "Ignored: only access tokens are ever active"}
+    )

@@ -116,3 +116,29 @@ class JwksSchema(Schema):
     keys = fields.List(
         fields.Dict(), required=True, metadata={"description": "Public JWKs (RFC 7517)"}
     )
+
+
+class DiscoverySchema(Schema):
+    """The fields of OpenID Connect Discovery 1.0 / RFC 8414 that are true of this service."""
+
+    issuer = fields.String(required=True, metadata={"description": "Exactly the tokens' iss"})
+    jwks_uri = fields.String(metadata={"description": "Only with JWT_ALGORITHM RS256 or ES256"})
+    introspection_endpoint = fields.String(required=True)
+    introspection_endpoint_auth_methods_supported = fields.List(fields.String(), required=True)
+
+
+class IntrospectionSchema(Schema):
+    """RFC 7662's answer: `active: false` alone, or the claims of an accepted access token."""
+
+    active = fields.Boolean(required=True)
+    sub = fields.String()
+    exp = fields.Integer()
+    iat = fields.Integer()
+    iss = fields.String()
+    aud = fields.String()
+    jti = fields.String()
+    sid = fields.String()
+    role = fields.String()
+    email = fields.String()
+    amr = fields.List(fields.String())
+    token_type = fields.String(validate=validate.OneOf(["access_token"]))

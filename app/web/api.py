@@ -29,15 +29,25 @@ ERROR_DESCRIPTIONS = {
     404: "Not found",
     409: "Conflict",
     413: "Body larger than MAX_CONTENT_LENGTH",
-    415: "Body is not JSON",
+    415: "Body is not JSON (or, where a form is documented, not a form)",
     429: "Rate limited; see Retry-After",
     503: "Database unreachable",
 }
 # What any route with a JSON body can answer besides its own errors.
 BODY_ERRORS = (400, 413, 415)
 BEARER = [{"bearerAuth": []}]
-SECURITY_SCHEMES = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
-INVALID = {"json": "The request body is invalid.", "query": "The query string is invalid."}
+CLIENT = [{"clientBasic": []}]
+SECURITY_SCHEMES = {
+    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+    # The services of INTROSPECTION_CLIENTS (RFC 7662 client authentication).
+    "clientBasic": {"type": "http", "scheme": "basic"},
+}
+INVALID = {
+    "json": "The request body is invalid.",
+    "form": "The request body is invalid.",
+    "query": "The query string is invalid.",
+}
+FORM = "application/x-www-form-urlencoded"
 
 
 class Parser(FlaskParser):
@@ -48,6 +58,12 @@ class Parser(FlaskParser):
     def _raw_load_json(self, req) -> Any:
         """Not webargs' reader, which takes a non-JSON body for an empty one (no 415)."""
         return json_body()
+
+    def load_form(self, req, schema) -> Any:
+        """Only an urlencoded form (RFC 7662's body); JSON or multipart is a 415."""
+        if req.mimetype != FORM:
+            raise APIError(415, "unsupported_media_type", f"The request body must be {FORM}.")
+        return super().load_form(req, schema)
 
     def handle_error(self, error, req, schema, *, error_status_code, error_headers) -> NoReturn:
         """webargs nests the messages under the location (`{"json": {...}}`); the
@@ -87,8 +103,10 @@ class Blueprint(flask_smorest.Blueprint):
         key function of a rate limit below this decorator reads it (`ratelimit.account_key`):
         put this decorator above such a limit, and no malformed body counts an attempt."""
         parse = super().arguments(schema, location=location, **kwargs)
-        if location != "json":
+        if location == "query":
             return lambda view: self.errors(400)(parse(view))
+        if location == "form":
+            return lambda view: self.errors(*BODY_ERRORS)(parse(view))
 
         def decorate(view):
             @wraps(view)
@@ -134,6 +152,15 @@ class Blueprint(flask_smorest.Blueprint):
         def decorate(view):
             view = _documented(self.doc(security=security), view)
             return self.errors(401, 403, 503, *statuses)(view)
+
+        return decorate
+
+    def client(self, *statuses: int):
+        """Document that the route takes a client's HTTP Basic credentials, and its 401."""
+
+        def decorate(view):
+            view = _documented(self.doc(security=CLIENT), view)
+            return self.errors(401, *statuses)(view)
 
         return decorate
 
