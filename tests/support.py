@@ -41,6 +41,7 @@ SAFE_PRODUCTION = {
     "MAIL_BACKEND": "smtp",
     "RESET_URL_TEMPLATE": "https://app.example.com/reset?token={token}",
     "VERIFY_URL_TEMPLATE": "https://app.example.com/verify?token={token}",
+    "EMAIL_CHANGE_URL_TEMPLATE": "https://app.example.com/confirm-email?token={token}",
 }
 
 

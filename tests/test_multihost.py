@@ -51,6 +51,7 @@ HOSTS = {
     "SMTP_HOST": "127.0.0.1",
     "RESET_URL_TEMPLATE": "https://app.example.com/reset?token={token}",
     "VERIFY_URL_TEMPLATE": "https://app.example.com/verify?token={token}",
+    "EMAIL_CHANGE_URL_TEMPLATE": "https://app.example.com/confirm-email?token={token}",
 }
 
 
