@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from app import email_tokens, outbox, sessions
 from app.exceptions import EmailTaken, InvalidEmailChangeToken
 from app.extensions import db
+from app.locks import lock_user
 from app.models import User
 
 PURPOSE = email_tokens.EMAIL_CHANGE
@@ -36,8 +37,12 @@ def _taken(email: str, user_id: int) -> bool:
 
 def request_change(user: User, new_email: str) -> str:
     """A confirmation token for `user`'s move to `new_email` (normalised, not the current
-    one), to `send` once committed; earlier links of the user stop working. EmailTaken."""
+    one), to `send` once committed; earlier links of the user stop working, and so does
+    this one at any change that ends all their sessions (a password change, a reset...).
+    EmailTaken."""
+    lock_user(user.id)  # two requests at once leave one live link
     if _taken(new_email, user.id):
+        db.session.rollback()
         raise EmailTaken()
     email_tokens.revoke_all(user.id, PURPOSE)
     return email_tokens.issue(user.id, PURPOSE, TOKEN_TTL, new_email=new_email)

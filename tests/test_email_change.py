@@ -206,3 +206,28 @@ def test_password_guesses_are_rate_limited(client, tokens):
     for _ in range(2):
         assert ask(client, tokens, password="wrong password!").status_code == 400
     assert_error(ask(client, tokens, password="wrong password!"), 429, "rate_limited")
+
+
+def test_a_password_change_spends_a_pending_link(client, auth, tokens, smtp_server):
+    """Whoever knew the old password and asked for their own address loses the link."""
+    ask(client, tokens)
+    token = link_token(smtp_server)
+    response = client.post(
+        "/me/password",
+        json={"currentPassword": PASSWORD, "newPassword": "another good passphrase"},
+        headers=auth.headers(tokens),
+    )
+    assert response.status_code == 200
+    assert_error(confirm(client, token), 400, "invalid_email_change_token")
+
+
+def test_simultaneous_requests_leave_one_live_link(app, client, tokens, smtp_server):
+    answers = at_once(4, lambda i: ask(app.test_client(), tokens, f"n{i}@example.com"))
+    assert [answer.status_code for answer in answers] == [202] * 4
+    with app.app_context():
+        live = db.session.scalars(
+            db.select(EmailToken).where(
+                EmailToken.purpose == "email_change", EmailToken.used_at.is_(None)
+            )
+        ).all()
+    assert len(live) == 1
