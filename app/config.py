@@ -31,6 +31,8 @@ MIN_SECRET_BITS = 128
 SECRET_NAMES = ("JWT_ACCESS_SECRET", "JWT_REFRESH_SECRET")
 ALGORITHMS = ("HS256", "RS256", "ES256")
 KEY_FILE_NAMES = ("JWT_PRIVATE_KEY_FILE", "JWT_VERIFY_ONLY_KEY_FILES")
+# The links mailed with a live token in them.
+LINK_TEMPLATES = ("RESET_URL_TEMPLATE", "VERIFY_URL_TEMPLATE", "EMAIL_CHANGE_URL_TEMPLATE")
 
 
 class ConfigError(RuntimeError):
@@ -124,6 +126,28 @@ def _names(raw: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in raw.split(",") if name.strip())
 
 
+# A role is stored in users.role (32 characters) and shown in tokens, logs and the CLI.
+ROLE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+ROLE_NAME_PATTERN = f"^{ROLE_NAME.pattern}$"  # the same rule, for the OpenAPI document
+
+
+def _roles(raw: str) -> tuple[str, ...]:
+    """The roles accounts may have, e.g. "user,admin,moderator": lower-case names."""
+    roles = tuple(name.strip() for name in raw.split(","))
+    if not any(roles):
+        raise ValueError("expected comma-separated role names, such as user,admin")
+    for role in roles:
+        if not ROLE_NAME.fullmatch(role):
+            raise ValueError(
+                f"{role!r} is not a role name (a lower-case letter, then up to 31 lower-case "
+                "letters, digits, _ or -)"
+            )
+    repeated = sorted({role for role in roles if roles.count(role) > 1})
+    if repeated:
+        raise ValueError(f"{', '.join(repeated)} is listed more than once")
+    return roles
+
+
 def _fernet_keys(raw: str) -> tuple[str, ...]:
     """Comma-separated Fernet keys (32 url-safe base64 bytes each): the first encrypts,
     every one decrypts, so a new key is put first and the old one kept until rotated out."""
@@ -177,6 +201,7 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], Any]] = {
     "RESET_TOKEN_TTL": (_positive_int, 900),
     "RESET_URL_TEMPLATE": (_str, "http://localhost:5000/reset?token={token}"),
     "VERIFY_URL_TEMPLATE": (_str, "http://localhost:5000/verify?token={token}"),
+    "EMAIL_CHANGE_URL_TEMPLATE": (_str, "http://localhost:5000/confirm-email?token={token}"),
     "VERIFY_TOKEN_TTL": (_positive_int, 172800),
     "VERIFY_RESEND_INTERVAL": (_non_negative_int, 60),
     "REQUIRE_EMAIL_VERIFICATION": (_bool, False),
@@ -217,6 +242,8 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], Any]] = {
     # Services allowed to ask POST /auth/introspect (app/introspection/): "name:secret,...".
     "INTROSPECTION_CLIENTS": (_clients, {}),
     "RATELIMIT_INTROSPECT": (_str, "300 per minute"),
+    # The roles an account may have (app/security.py guards routes by them).
+    "ROLES": (_roles, ("user", "admin")),
 }
 
 # Settings whose value never appears in an error message (it would end up in a log).
@@ -283,14 +310,26 @@ def validate_config(config: Mapping[str, Any]) -> None:
         raise ConfigError("BCRYPT_ROUNDS must be between 4 and 31")
     if config["MAIL_BACKEND"] not in ("console", "smtp"):
         raise ConfigError("MAIL_BACKEND must be console or smtp")
-    for name in ("RESET_URL_TEMPLATE", "VERIFY_URL_TEMPLATE"):
+    for name in LINK_TEMPLATES:
         if "{token}" not in config[name]:
             raise ConfigError(f"{name} must contain {{token}}")
     if not config["MFA_ISSUER"] or ":" in config["MFA_ISSUER"]:
         # The otpauth URI's label is "<issuer>:<email>": a colon would split it elsewhere.
         raise ConfigError("MFA_ISSUER must be a non-empty name without ':'")
+    _validate_roles(config)
     if config["APP_ENV"] == "production":
         validate_production(config)
+
+
+def _validate_roles(config: Mapping[str, Any]) -> None:
+    """New accounts get `user` and the admin API needs `admin`: both must be roles."""
+    roles = config["ROLES"]
+    for needed in ("user", "admin"):
+        if needed not in roles:
+            raise ConfigError(f"ROLES={','.join(roles)!r} must list {needed}")
+    unknown = [role for role in config["REQUIRE_MFA_ROLES"] if role not in roles]
+    if unknown:
+        raise ConfigError(f"REQUIRE_MFA_ROLES names {', '.join(unknown)}, which ROLES lacks")
 
 
 def secret_names(config: Mapping[str, Any]) -> tuple[str, ...]:
@@ -322,7 +361,7 @@ def validate_production(config: Mapping[str, Any]) -> None:
             "MAIL_BACKEND=console is refused in production: it writes reset and verification "
             "links, live tokens, to the log; use smtp"
         )
-    for name in ("PUBLIC_URL", "RESET_URL_TEMPLATE", "VERIFY_URL_TEMPLATE"):
+    for name in ("PUBLIC_URL", *LINK_TEMPLATES):
         problem = _link_problem(config[name])
         if problem:
             raise ConfigError(f"{name}={config[name]!r} {problem} in production")

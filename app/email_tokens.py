@@ -19,14 +19,16 @@ from app.models import EmailToken, utcnow
 # Purposes: a token is only ever spent for the purpose it was issued for.
 RESET = "reset"
 VERIFY = "verify"
+EMAIL_CHANGE = "email_change"  # the row also holds the new address (`new_email`)
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue(user_id: int, purpose: str, ttl_seconds: int) -> str:
-    """Store a new token for `user_id` and return it in clear, to be emailed."""
+def issue(user_id: int, purpose: str, ttl_seconds: int, *, new_email: str | None = None) -> str:
+    """Store a new token for `user_id` and return it in clear, to be emailed. `new_email`:
+    the address an email-change token confirms."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
     db.session.add(
@@ -36,6 +38,7 @@ def issue(user_id: int, purpose: str, ttl_seconds: int) -> str:
             token_hash=_digest(token),
             created_at=now,
             expires_at=now + timedelta(seconds=ttl_seconds),
+            new_email=new_email,
         )
     )
     return token
@@ -44,9 +47,15 @@ def issue(user_id: int, purpose: str, ttl_seconds: int) -> str:
 def spend(token: str, purpose: str) -> int | None:
     """Spend a live token and every other token of its user for the same purpose.
 
-    Returns the user id, or None when the token is unknown, used or expired. The
-    conditional UPDATE makes two concurrent spends of one token give one winner.
+    Returns the user id, or None when the token is unknown, used or expired.
     """
+    spent = spend_row(token, purpose)
+    return spent.user_id if spent is not None else None
+
+
+def spend_row(token: str, purpose: str) -> sa.Row | None:
+    """`spend`, returning the token's `user_id` and `new_email`. The conditional UPDATE
+    makes two concurrent spends of one token give one winner."""
     digest = _digest(token)
     known = sa.select(EmailToken.user_id).where(EmailToken.token_hash == digest)
     user_id = db.session.scalar(known)
@@ -63,8 +72,8 @@ def spend(token: str, purpose: str) -> int | None:
             EmailToken.expires_at > now,
         )
         .values(used_at=now)
-        .returning(EmailToken.user_id)
-    ).scalar_one_or_none()
+        .returning(EmailToken.user_id, EmailToken.new_email)
+    ).one_or_none()
     if spent is not None:
         revoke_all(user_id, purpose)
     return spent

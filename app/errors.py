@@ -84,6 +84,12 @@ class Answer:
     headers: Callable[[Any], dict[str, str]] = field(default=lambda exc: {})
 
 
+def _roles_required(roles: tuple[str, ...]) -> str:
+    if len(roles) == 1:
+        return f"The {roles[0]} role is required."
+    return f"One of the roles {', '.join(roles)} is required."
+
+
 # Every domain exception's answer; a subclass not listed takes its nearest base's.
 ANSWERS: dict[type[refused.ServiceError], Answer] = {
     refused.EmailTaken: Answer(409, "email_taken"),
@@ -95,6 +101,7 @@ ANSWERS: dict[type[refused.ServiceError], Answer] = {
     refused.WrongPassword: Answer(400, "invalid_credentials"),
     refused.InvalidResetToken: Answer(400, "invalid_reset_token"),
     refused.InvalidVerificationToken: Answer(400, "invalid_verification_token"),
+    refused.InvalidEmailChangeToken: Answer(400, "invalid_email_change_token"),
     refused.ResendTooSoon: Answer(
         429, "rate_limited", lambda exc: {"Retry-After": str(exc.retry_after)}
     ),
@@ -110,7 +117,7 @@ ANSWERS: dict[type[refused.ServiceError], Answer] = {
     refused.InsufficientRole: Answer(
         403,
         "insufficient_role",
-        lambda exc: _challenge("insufficient_scope", f"The {exc.role} role is required."),
+        lambda exc: _challenge("insufficient_scope", _roles_required(exc.roles)),
     ),
     # RFC 7662 section 2.1 and RFC 6749 section 5.2: the client asked without valid credentials.
     refused.InvalidClient: Answer(

@@ -57,6 +57,10 @@ class InvalidVerificationToken(ServiceError):
     message = "The verification token is invalid, used or expired."
 
 
+class InvalidEmailChangeToken(ServiceError):
+    message = "The email change link is invalid, used or expired."
+
+
 class ResendTooSoon(ServiceError):
     """A verification link went out moments ago; `retry_after` seconds until the next."""
 
@@ -113,9 +117,9 @@ class InvalidAccessToken(TokenError):
 class InsufficientRole(ServiceError):
     message = "This action requires a different role."
 
-    def __init__(self, role: str):
+    def __init__(self, roles: tuple[str, ...]):
         super().__init__()
-        self.role = role
+        self.roles = roles
 
 
 class MfaRequired(ServiceError):

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app import passwords
 from app.extensions import db
 
-# Every role a user can have, defined once; `User.role` holds one of them.
+# The roles the code itself relies on: new accounts get USER, the admin API needs ADMIN.
+# The roles an account may have are configuration (ROLES, app/roles.py); both are in it.
 USER = "user"
 ADMIN = "admin"
-ROLES = (USER, ADMIN)
 
 
 def utcnow() -> datetime:
@@ -135,7 +135,7 @@ class RefreshToken(db.Model):
 
 
 class EmailToken(db.Model):
-    """A single-use token sent by email: `purpose` is "reset" or "verify".
+    """A single-use token sent by email: `purpose` is "reset", "verify" or "email_change".
 
     Only the SHA-256 of the token is stored: a leaked table cannot reset a password.
     """
@@ -149,6 +149,8 @@ class EmailToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An email-change token's address, which following the link makes the account's.
+    new_email: Mapped[str | None] = mapped_column(sa.String(320))
 
 
 class TotpEnrollment(db.Model):

@@ -73,14 +73,18 @@ def accepted_access_token(token: str) -> tuple[User, tokens.AccessClaims]:
     return user, claims
 
 
-def authenticate(role: str | None = None, *, mfa: bool = False) -> User:
+def authenticate(roles: tuple[str, ...] = (), *, mfa: bool = False) -> User:
     """Verify the request's access token and remember its user, session and `amr` for
     `current_user`, `current_session_id` and `current_amr`; raise an exception of
-    `app.exceptions` if it does not pass. `mfa`: the token must have a second factor."""
+    `app.exceptions` if it does not pass. `roles`: the user must have one of them (and
+    it must still be in ROLES). `mfa`: the token must have a second factor."""
     user, claims = accepted_access_token(_bearer_token())
-    if role is not None and user.role != role:
-        raise InsufficientRole(role)
-    step_up = mfa or (role is not None and user.role in current_app.config["REQUIRE_MFA_ROLES"])
+    config = current_app.config
+    # A role removed from ROLES while accounts still hold it admits to no guarded route,
+    # even one that names it (docs/security.md, "Roles").
+    if roles and (user.role not in roles or user.role not in config["ROLES"]):
+        raise InsufficientRole(roles)
+    step_up = mfa or (roles and user.role in config["REQUIRE_MFA_ROLES"])
     if step_up and not has_second_factor(claims.amr):
         raise MfaRequired()
     g.user = user
@@ -89,14 +93,18 @@ def authenticate(role: str | None = None, *, mfa: bool = False) -> User:
     return user
 
 
-def login_required(view=None, *, role: str | None = None, mfa: bool = False):
-    """Guard a view: `@login_required`, `@login_required(role="admin")`, and with
-    `mfa=True` only for a token with a second factor (403 mfa_required otherwise)."""
+def login_required(
+    view=None, *, role: str | None = None, roles: tuple[str, ...] = (), mfa: bool = False
+):
+    """Guard a view: `@login_required`, `@login_required(role="admin")`,
+    `@login_required(roles=("admin", "moderator"))` (any of them), and with `mfa=True`
+    only for a token with a second factor (403 mfa_required otherwise)."""
+    allowed = (*roles, role) if role is not None else tuple(roles)
 
     def decorate(fn):
         @wraps(fn)
         def wrapper(*args, **kwargs):
-            authenticate(role, mfa=mfa)
+            authenticate(allowed, mfa=mfa)
             return fn(*args, **kwargs)
 
         return wrapper

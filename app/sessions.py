@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from flask import current_app
 
-from app import database, tokens
+from app import database, email_tokens, tokens
 from app.exceptions import AccountDisabled, EmailNotVerified, SessionNotFound, TokenError
 from app.extensions import db
 from app.locks import lock_sessions
@@ -236,11 +236,14 @@ def credentials_changed(
     end of all sessions then sees it. Ending the sessions before anything wrote the row
     would miss a session inserted but not yet committed. `keep_session`: the one session
     that goes on, the caller's, when it proved the change itself (turning a second
-    factor on ends every other session).
+    factor on ends every other session). A pending email change ends too: it was asked
+    with the credentials that no longer hold (a new password must lock out whoever knew
+    the old one, link to their own address included).
     """
     user.credential_version = User.credential_version + 1
     db.session.flush()
     end_all_sessions(user.id, now, keep_session=keep_session)
+    email_tokens.revoke_all(user.id, email_tokens.EMAIL_CHANGE)
 
 
 def _revoke(session_match, token_match, now: datetime | None) -> None:

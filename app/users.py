@@ -73,6 +73,14 @@ def search(email_prefix: str | None, offset: int, limit: int) -> tuple[list[User
     return list(found), total
 
 
+def role_counts() -> dict[str, int]:
+    """How many accounts hold each role, configured or not, by role name."""
+    rows = db.session.execute(
+        sa.select(User.role, sa.func.count()).group_by(User.role).order_by(User.role)
+    )
+    return {role: count for role, count in rows}
+
+
 def change(
     user_id: int,
     *,

@@ -79,6 +79,7 @@ def service_env(database_url: str, secrets_: dict[str, str]) -> dict[str, str]:
         "MAIL_BACKEND": "smtp",
         "RESET_URL_TEMPLATE": "https://app.example.com/reset?token={token}",
         "VERIFY_URL_TEMPLATE": "https://app.example.com/verify?token={token}",
+        "EMAIL_CHANGE_URL_TEMPLATE": "https://app.example.com/confirm-email?token={token}",
         **{name: "1000000 per minute" for name in LIMIT_SETTINGS},
     }
 

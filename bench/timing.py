@@ -84,6 +84,7 @@ def main() -> None:
                 SMTP_PORT=str(mail.port),
                 RESET_URL_TEMPLATE="https://app.example.com/reset?token={token}",
                 VERIFY_URL_TEMPLATE="https://app.example.com/verify?token={token}",
+                EMAIL_CHANGE_URL_TEMPLATE="https://app.example.com/confirm-email?token={token}",
                 MAIL_ASYNC="true",
             )
             migrate(env)

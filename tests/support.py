@@ -42,6 +42,7 @@ SAFE_PRODUCTION = {
     "PUBLIC_URL": "https://auth.example.com",
     "RESET_URL_TEMPLATE": "https://app.example.com/reset?token={token}",
     "VERIFY_URL_TEMPLATE": "https://app.example.com/verify?token={token}",
+    "EMAIL_CHANGE_URL_TEMPLATE": "https://app.example.com/confirm-email?token={token}",
 }
 
 

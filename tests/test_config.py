@@ -134,6 +134,10 @@ def test_the_guessability_estimate_takes_bounded_time_on_a_long_secret():
         ({"RESET_URL_TEMPLATE": "https://0.0.0.0/r?t={token}"}, "RESET_URL_TEMPLATE"),
         ({"RESET_URL_TEMPLATE": "https://[::1/r?t={token}"}, "RESET_URL_TEMPLATE"),
         ({"VERIFY_URL_TEMPLATE": "/verify?token={token}"}, "VERIFY_URL_TEMPLATE"),
+        (
+            {"EMAIL_CHANGE_URL_TEMPLATE": "http://app.example.com/e?t={token}"},
+            "EMAIL_CHANGE_URL_TEMPLATE",
+        ),
     ],
 )
 def test_production_refuses_what_only_suits_a_developer(setting, named):
@@ -175,8 +179,9 @@ ENTRY_POINTS = {
         ({"MAIL_BACKEND": "console"}, "MAIL_BACKEND=console"),
         ({"VERIFY_URL_TEMPLATE": "http://localhost/v?t={token}"}, "VERIFY_URL_TEMPLATE="),
         ({"JWT_ACCESS_TTL": "abc"}, "JWT_ACCESS_TTL='abc' is not valid"),
+        ({"ROLES": "user,moderator"}, "must list admin"),
     ],
-    ids=["no-secret", "guessable-secret", "console-mail", "http-link", "bad-integer"],
+    ids=["no-secret", "guessable-secret", "console-mail", "http-link", "bad-integer", "roles"],
 )
 @pytest.mark.parametrize("entry_point", ENTRY_POINTS)
 def test_entry_points_refuse_a_bad_configuration_in_one_line(tmp_path, entry_point, setting, named):
@@ -254,6 +259,7 @@ def test_create_app_refuses_a_bad_integer(monkeypatch):
     [
         ({"RESET_URL_TEMPLATE": "https://app.example.com/reset"}, "RESET_URL_TEMPLATE"),
         ({"VERIFY_URL_TEMPLATE": "https://app.example.com/verify"}, "VERIFY_URL_TEMPLATE"),
+        ({"EMAIL_CHANGE_URL_TEMPLATE": "https://a.example.com/e"}, "EMAIL_CHANGE_URL_TEMPLATE"),
         ({"MAIL_BACKEND": "sendmail"}, "MAIL_BACKEND"),
         ({"BCRYPT_ROUNDS": "3"}, "BCRYPT_ROUNDS"),
     ],

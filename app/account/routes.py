@@ -1,13 +1,25 @@
-"""The signed-in user's own account: profile, password, sessions, deletion."""
+"""The signed-in user's own account: profile, password, email, sessions, deletion."""
 
-from app import email_tokens, sessions
+from marshmallow import ValidationError
+
+from app import email_change, email_tokens, sessions
 from app.audit import audit
 from app.exceptions import WrongPassword
 from app.extensions import db
 from app.proxies import client_info
 from app.ratelimit import limit, user_key
-from app.schemas.requests import ChangePasswordSchema, DeleteAccountSchema, check_password_for
-from app.schemas.responses import AccountSchema, SessionListSchema, TokenPairSchema
+from app.schemas.requests import (
+    ChangeEmailSchema,
+    ChangePasswordSchema,
+    DeleteAccountSchema,
+    check_password_for,
+)
+from app.schemas.responses import (
+    AccountSchema,
+    MessageSchema,
+    SessionListSchema,
+    TokenPairSchema,
+)
 from app.security import current_amr, current_user, login_required
 from app.web import cookies
 from app.web.api import Blueprint
@@ -48,6 +60,30 @@ def change_password(data):
     db.session.commit()
     audit("password_changed", user_id=user_id, session_id=pair.session_id)
     return cookies.token_response(pair, cookies.requested())
+
+
+@bp.post("/email")
+@bp.response(202, MessageSchema)
+@bp.bearer(409, 429)
+@login_required
+@limit("RATELIMIT_PASSWORD_CHECK")
+@limit("RATELIMIT_PASSWORD_CHECK_ACCOUNT", key_func=user_key)
+@bp.arguments(ChangeEmailSchema)
+def change_email(data):
+    """Mail a confirmation link to `newEmail` (and a notice to the current address); the
+    address changes when the link is followed."""
+    user = current_user()
+    if not user.check_password(data["password"]):
+        raise WrongPassword()
+    new_email = data["new_email"]
+    if new_email == user.email:
+        raise ValidationError({"newEmail": ["This is already the account's address."]})
+    token = email_change.request_change(user, new_email)
+    user_id, old_email = user.id, user.email  # read before the commit expires them
+    db.session.commit()
+    audit("email_change_requested", user_id=user_id)
+    email_change.send(old_email, new_email, token)
+    return {"message": "A confirmation link was sent to the new address."}, 202
 
 
 @bp.get("/sessions")

@@ -1,16 +1,21 @@
-"""Verify an email address, and ask for a new verification link (views of `auth`)."""
+"""Verify an email address, ask for a new verification link, confirm an email change
+(views of `auth`)."""
 
 import sqlalchemy as sa
 from flask import request
 
-from app import outbox, verification
+from app import email_change, outbox, verification
 from app.audit import audit
 from app.auth.routes import bp
 from app.exceptions import ResendTooSoon
 from app.extensions import db
 from app.models import User
 from app.ratelimit import limit
-from app.schemas.requests import ResendVerificationSchema, VerifyEmailSchema
+from app.schemas.requests import (
+    ConfirmEmailChangeSchema,
+    ResendVerificationSchema,
+    VerifyEmailSchema,
+)
 from app.schemas.responses import MessageSchema
 from app.security import authenticate
 from app.web.request_body import load_body
@@ -30,6 +35,19 @@ def verify_email(data):
     db.session.commit()
     audit("email_verified", user_id=user_id)
     return {"message": "Email address verified."}
+
+
+@bp.post("/confirm-email-change")
+@bp.response(200, MessageSchema)
+@bp.errors(409, 503)
+@bp.arguments(ConfirmEmailChangeSchema)
+def confirm_email_change(data):
+    """Spend an email-change token: the account's address is now the new one, verified,
+    and every session of it has ended (sign in again with the new address)."""
+    changed = email_change.confirm(data["token"])
+    db.session.commit()
+    audit("email_changed", user_id=changed.user_id)
+    return {"message": "Email address changed. Sign in with the new address."}
 
 
 @bp.post("/resend-verification")

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from marshmallow import ValidationError
 
@@ -18,12 +19,13 @@ from app import users, verification
 from app.audit import audit, audit_change
 from app.exceptions import ServiceError
 from app.extensions import db
-from app.models import ROLES, USER, User
+from app.models import USER, User
 from app.schemas.fields import Email
 from app.schemas.requests import RegisterSchema
 
 users_cli = AppGroup(
-    "users", help="Create, list, promote, disable and enable accounts; reset a second factor."
+    "users",
+    help="Create, list, promote, disable and enable accounts; reset a second factor; check roles.",
 )
 
 
@@ -52,6 +54,14 @@ def _refused() -> Iterator[None]:
         raise click.ClickException(exc.message) from None
 
 
+def _configured(role: str, param: str) -> str:
+    """`role` if it is in the app's ROLES (read once the app is loaded); else exit 2."""
+    roles = current_app.config["ROLES"]
+    if role not in roles:
+        raise click.BadParameter(f"{role!r} is not one of {', '.join(roles)}.", param_hint=param)
+    return role
+
+
 def _describe(user: User) -> str:
     return f"{user.email} (id {user.id}, role {user.role}{', disabled' if user.disabled else ''})"
 
@@ -75,7 +85,9 @@ def _read_password(from_stdin: bool) -> str:
 
 @users_cli.command("create")
 @click.argument("email", type=EMAIL)
-@click.option("--role", type=click.Choice(ROLES), default=USER, show_default=True)
+@click.option(
+    "--role", default=USER, show_default=True, help="One of the roles in the ROLES setting."
+)
 @click.option(
     "--verified/--unverified",
     default=True,
@@ -97,6 +109,7 @@ def create(email: str, role: str, verified: bool, password_stdin: bool) -> None:
     The operator vouches for the address, so it counts as verified unless --unverified
     is given (no mail is sent either way).
     """
+    role = _configured(role, "--role")
     password = _read_password(password_stdin)
     try:
         data = RegisterSchema().load({"email": email, "password": password})
@@ -112,14 +125,35 @@ def create(email: str, role: str, verified: bool, password_stdin: bool) -> None:
 
 @users_cli.command("set-role")
 @click.argument("email", type=EMAIL)
-@click.argument("role", type=click.Choice(ROLES))
+@click.argument("role")
 def set_role(email: str, role: str) -> None:
-    """Give an account the role ROLE.
+    """Give an account the role ROLE, one of the ROLES setting.
 
     Every session of it ends at once, access and refresh tokens alike: it signs in again
     and gets the new role. The last enabled admin cannot be demoted.
     """
-    _change(email, "Updated", role=role)
+    _change(email, "Updated", role=_configured(role, "ROLE"))
+
+
+@users_cli.command("roles")
+def roles() -> None:
+    """Count the accounts of each role, and fail on roles that ROLES no longer lists.
+
+    Such accounts still sign in, but pass no role-guarded route: give them a configured
+    role with `set-role`. Exit status 1 while any is left, so a deployment can check.
+    """
+    configured = current_app.config["ROLES"]
+    counts = users.role_counts()
+    for role in configured:
+        click.echo(f"{role:<32}  {counts.get(role, 0):>6}")
+    unknown = {role: count for role, count in counts.items() if role not in configured}
+    for role, count in unknown.items():
+        click.echo(f"{role:<32}  {count:>6}  not in ROLES", err=True)
+    if unknown:
+        raise click.ClickException(
+            f"{sum(unknown.values())} account(s) hold a role that ROLES does not list: "
+            f"{', '.join(unknown)}; move them with `flask users set-role`."
+        )
 
 
 @users_cli.command("disable")

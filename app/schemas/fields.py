@@ -7,9 +7,11 @@ that the document and the service agree (tests/test_openapi.py, tests/test_fuzz.
 from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from marshmallow import ValidationError, fields, validate
 
 from app import passwords
+from app.config import ROLE_NAME_PATTERN
 
 # What Text enforces, as a JSON Schema pattern for the OpenAPI document.
 NO_NUL_PATTERN = "^[^\\u0000]*$"
@@ -52,6 +54,25 @@ class Email(Text):
             return normalise_email(text)
         except ValueError as exc:
             raise ValidationError(f"Not a valid email address: {exc}") from None
+
+
+class Role(Text):
+    """One of the app's configured ROLES, read when a request is validated: the set is
+    configuration, so the document gives the names' pattern, not a list."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).update(
+            pattern=ROLE_NAME_PATTERN,
+            description="one of the roles in the service's ROLES setting (by default user, admin)",
+        )
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        role = super()._deserialize(value, attr, data, **kwargs)
+        roles = current_app.config["ROLES"]
+        if role not in roles:
+            raise ValidationError(f"Must be one of: {', '.join(roles)}.")
+        return role
 
 
 class StrictBoolean(fields.Boolean):

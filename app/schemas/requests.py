@@ -10,8 +10,7 @@ from typing import ClassVar
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from app import passwords
-from app.models import ROLES
-from app.schemas.fields import CurrentPassword, Email, NewPassword, StrictBoolean, Text
+from app.schemas.fields import CurrentPassword, Email, NewPassword, Role, StrictBoolean, Text
 
 MAX_TOKEN_LENGTH = 4096
 INT32_MAX = 2**31 - 1  # ids and page numbers fit a 32-bit SQL integer
@@ -24,7 +23,7 @@ class BodySchema(Schema):
 
 
 def _token() -> Text:
-    """An opaque emailed token (reset, verification)."""
+    """An opaque emailed token (reset, verification, email change)."""
     return Text(required=True, validate=validate.Length(min=1, max=MAX_TOKEN_LENGTH))
 
 
@@ -77,10 +76,19 @@ class VerifyEmailSchema(BodySchema):
     token = _token()
 
 
+class ChangeEmailSchema(BodySchema):
+    new_email = Email(required=True, data_key="newEmail")
+    password = CurrentPassword(required=True)
+
+
+class ConfirmEmailChangeSchema(VerifyEmailSchema):
+    """The token of the link mailed to the new address."""
+
+
 class UserUpdateSchema(BodySchema):
     """What an admin may change on an account; nothing else is read."""
 
-    role = Text(validate=validate.OneOf(ROLES))
+    role = Role()
     disabled = StrictBoolean()
     # Only `false`: an admin turns a user's second factor off; only the user turns it on.
     mfa_enabled = StrictBoolean(data_key="mfaEnabled", validate=validate.Equal(False))
