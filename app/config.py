@@ -242,6 +242,9 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], Any]] = {
     # Services allowed to ask POST /auth/introspect (app/introspection/): "name:secret,...".
     "INTROSPECTION_CLIENTS": (_clients, {}),
     "RATELIMIT_INTROSPECT": (_str, "300 per minute"),
+    # Refused client credentials per address: a guesser is stopped, and the audit lines
+    # its refusals write are bounded.
+    "RATELIMIT_INTROSPECT_FAILURES": (_str, "10 per minute; 100 per hour"),
     # The roles an account may have (app/security.py guards routes by them).
     "ROLES": (_roles, ("user", "admin")),
 }

@@ -213,3 +213,12 @@ def test_every_command_has_help(runner, args):
     assert "Usage:" in result.output
     # the first line of the docstring is the summary
     assert len(result.output.splitlines()) > 3
+
+
+@pytest.mark.parametrize("app_config", [{"ROLES": ("user", "admin", "moderator")}])
+def test_list_aligns_columns_for_roles_of_any_length(runner, auth):
+    create(runner, "root@example.com", "--role", "moderator")
+    auth.register("alice@example.com")
+    lines = users(runner, "list").stdout.splitlines()
+    assert lines[0].index("moderator") == lines[1].index("user")
+    assert lines[0].index("enabled") == lines[1].index("enabled")

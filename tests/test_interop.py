@@ -320,6 +320,34 @@ def test_introspection_is_rate_limited_per_client(deploy, key_files):
     assert other.status_code == 200
 
 
+def test_refused_credentials_are_limited_per_address(deploy, key_files, audit_log):
+    """Only refusals count: a client with the right secret spends nothing, and once a
+    guesser has spent the budget its address is refused before any secret is compared."""
+    live = deploy(
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_INTROSPECT_FAILURES="2 per minute",
+        INTROSPECTION_CLIENTS={CLIENT: SECRET},
+        **key_config("ES256", key_files["ec"]),
+    )
+    client = live.test_client()
+
+    def call(headers, address="192.0.2.1"):
+        return client.post(
+            "/auth/introspect",
+            data={"token": "x"},
+            headers=headers,
+            environ_base={"REMOTE_ADDR": address},
+        ).status_code
+
+    assert [call(basic()) for _ in range(3)] == [200, 200, 200]
+    guesses = [call(basic(secret=f"guess{n}")) for n in range(3)]
+    assert guesses == [401, 401, 429]
+    assert call(basic()) == 429
+    assert call(basic(), address="192.0.2.2") == 200
+    refused = [line for line in audit_log if line["event"] == "introspection_client_refused"]
+    assert len(refused) == 2
+
+
 @pytest.mark.parametrize(
     ("name", "secret"), [(CLIENT, SECRET), (CLIENT, "wrong"), ("nobody", SECRET)]
 )

@@ -224,9 +224,10 @@ def list_users(prefix: str | None, limit: int) -> None:
     standard error.
     """
     found, total = users.search(prefix, 0, limit)
+    role_width = max((len(user.role) for user in found), default=0)
     for user in found:
         click.echo(
-            f"{user.id:>6}  {user.email:<40}  {user.role:<5}  "
+            f"{user.id:>6}  {user.email:<40}  {user.role:<{role_width}}  "
             f"{'verified' if user.email_verified else 'unverified':<10}  "
             f"{'disabled' if user.disabled else 'enabled':<8}  "
             f"{user.created_at.isoformat(timespec='seconds')}"

@@ -31,17 +31,25 @@ def client_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         name, secret = _basic_credentials()
-        try:
-            g.client = authenticate_client(
-                name, secret, current_app.config["INTROSPECTION_CLIENTS"]
-            )
-        except InvalidClient:
-            # The name a caller gave, cut short: never its secret.
-            audit("introspection_client_refused", client=name[:64] or None)
-            raise
+        # Refusals count per address, and a spent budget refuses before any comparison.
+        # A block, not a decorator: Flask-Limiter checks a view's decorated limits together,
+        # innermost, which is after the credentials that `client_key` needs.
+        with limit("RATELIMIT_INTROSPECT_FAILURES", deduct_when=_refused):
+            try:
+                g.client = authenticate_client(
+                    name, secret, current_app.config["INTROSPECTION_CLIENTS"]
+                )
+            except InvalidClient:
+                # The name a caller gave, cut short: never its secret.
+                audit("introspection_client_refused", client=name[:64] or None)
+                raise
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def _refused(response) -> bool:
+    return response.status_code == 401
 
 
 def _basic_credentials() -> tuple[str, str]:
