@@ -110,8 +110,10 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from app.commands.mfa import mfa_cli
     from app.commands.tokens import tokens_cli
     from app.commands.users import users_cli
 
+    app.cli.add_command(mfa_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(users_cli)

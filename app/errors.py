@@ -133,6 +133,8 @@ ANSWERS: dict[type[refused.ServiceError], Answer] = {
     mfa.MfaAlreadyEnabled: Answer(409, "mfa_already_enabled"),
     mfa.MfaNotEnabled: Answer(409, "mfa_not_enabled"),
     mfa.InvalidMfaToken: Answer(401, "invalid_token"),
+    # The server's keys, not the user's code: the answer of any other outage.
+    mfa.MfaSecretUnreadable: Answer(503, "service_unavailable"),
 }
 
 
@@ -174,7 +176,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(refused.ServiceError)
     def service_error(exc: refused.ServiceError):
-        return error_response(_answer(exc))
+        answer = _answer(exc)
+        if answer.status >= 500:
+            # The server's fault: the operator reads why (the docstring's first line).
+            app.logger.error("%s: %s", type(exc).__name__, (type(exc).__doc__ or "").split("\n")[0])
+        return error_response(answer)
 
     @app.errorhandler(ValidationError)
     def validation_error(exc: ValidationError):

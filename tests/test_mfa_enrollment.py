@@ -3,11 +3,11 @@ codes, disabling, new codes, the admin reset, and the secret encrypted at rest."
 
 import pytest
 import sqlalchemy as sa
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet
 
 from app.extensions import db
 from app.mfa import crypto, enrollment, recovery_codes
-from app.mfa.exceptions import MfaAlreadyEnabled, MfaNotEnabled, WrongMfaCode
+from app.mfa.exceptions import MfaAlreadyEnabled, MfaNotEnabled, MfaSecretUnreadable, WrongMfaCode
 from app.models import MfaChallenge, RecoveryCode, TotpEnrollment
 from tests.mfa_support import NOW, add_user, code, enrolled, keys
 from tests.support import at_once
@@ -101,7 +101,7 @@ def test_the_secret_is_stored_encrypted(app):
         stored_secret = db.session.get(TotpEnrollment, user.id).secret_encrypted
         assert secret not in stored_secret
         assert crypto.decrypt(stored_secret, keys(app)) == secret
-        with pytest.raises(InvalidToken):
+        with pytest.raises(MfaSecretUnreadable):
             crypto.decrypt(stored_secret, (Fernet.generate_key().decode(),))
 
 
@@ -118,6 +118,40 @@ def test_an_old_key_still_decrypts_after_a_new_one_is_prepended(app):
         assert crypto.decrypt(crypto.encrypt(secret, rotated), (new_key,)) == secret
         enrollment.disable(user.id, code(secret, 1), keys=rotated, now=NOW)
         assert not enrollment.is_enabled(user.id)
+
+
+def test_rekey_moves_every_secret_to_the_first_key_and_names_the_unreadable(app, runner):
+    with app.app_context():
+        secrets = {}
+        for email in ("a@example.com", "b@example.com"):
+            user = add_user(email)
+            secrets[user.id], _ = enrolled(app, user)
+        lost = add_user("lost@example.com")
+        enrolled(app, lost)
+        lost_id = lost.id
+        row = db.session.get(TotpEnrollment, lost_id)
+        row.secret_encrypted = crypto.encrypt("JBSWY3DPEHPK3PXP", (Fernet.generate_key().decode(),))
+        db.session.commit()
+    new_key = Fernet.generate_key().decode()
+    app.config["MFA_ENCRYPTION_KEY"] = (new_key, *keys(app))
+
+    result = runner.invoke(args=["mfa", "rekey"])
+
+    assert result.exit_code == 1
+    assert "Encrypted 2 TOTP secret(s)" in result.stdout
+    assert f"user ids {lost_id}" in result.stderr
+    with app.app_context():
+        for user_id, secret in secrets.items():
+            stored_secret = db.session.get(TotpEnrollment, user_id).secret_encrypted
+            assert crypto.decrypt(stored_secret, (new_key,)) == secret
+
+
+def test_rekey_with_nothing_unreadable_succeeds(app, runner):
+    with app.app_context():
+        enrolled(app, add_user())
+    result = runner.invoke(args=["mfa", "rekey"])
+    assert result.exit_code == 0
+    assert "Encrypted 1 TOTP secret(s)" in result.stdout
 
 
 def test_disable_with_a_code_removes_secret_and_recovery_codes(app):

@@ -14,6 +14,7 @@ from xml.etree import ElementTree
 import jwt
 import pyotp
 import pytest
+from cryptography.fernet import Fernet
 
 from app.extensions import db
 from app.mfa import challenges, enrollment
@@ -372,6 +373,23 @@ def test_verify_with_a_recovery_code_spends_it(app, client, headers, audit_log):
     assert_error(again, 401, "invalid_mfa_code")
     assert "mfa_recovery_code_used" in [line["event"] for line in audit_log]
     assert codes[0] not in " ".join(audit_log.raw)
+
+
+def test_a_secret_no_key_opens_is_503_and_counts_nothing(app, client, headers, caplog):
+    """An operator dropped a key still needed: the user's code is not called wrong, the
+    challenge survives, and the log says why."""
+    authenticator, _ = enroll(client, headers)
+    token = challenge(app)
+    kept = app.config["MFA_ENCRYPTION_KEY"]
+    app.config["MFA_ENCRYPTION_KEY"] = (Fernet.generate_key().decode(),)
+
+    refused = client.post(VERIFY, json={"mfaToken": token, "code": authenticator.code(1)})
+
+    assert_error(refused, 503, "service_unavailable")
+    assert "MfaSecretUnreadable" in caplog.text
+    app.config["MFA_ENCRYPTION_KEY"] = kept
+    admitted = client.post(VERIFY, json={"mfaToken": token, "code": authenticator.code(1)})
+    assert admitted.status_code == 200
 
 
 def test_an_mfa_token_is_single_use(app, client, headers):

@@ -2,13 +2,15 @@
 
 MFA_ENCRYPTION_KEY lists one or more keys; MultiFernet encrypts with the first and
 decrypts with any, so a key is rotated by putting the new one first; the old one stays
-listed while secrets encrypted under it remain (each is encrypted again under the first
-key whenever it is written: a new enrollment).
+listed while secrets encrypted under it remain: `rekey` encrypts one again under the first
+key (`flask mfa rekey` does it for every secret), as does a new enrollment.
 """
 
 from collections.abc import Sequence
 
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from app.mfa.exceptions import MfaSecretUnreadable
 
 
 def _cipher(keys: Sequence[str]) -> MultiFernet:
@@ -22,5 +24,16 @@ def encrypt(secret: str, keys: Sequence[str]) -> str:
 
 
 def decrypt(token: str, keys: Sequence[str]) -> str:
-    """The secret in clear; `cryptography.fernet.InvalidToken` if no key opens it."""
-    return _cipher(keys).decrypt(token.encode()).decode()
+    """The secret in clear; MfaSecretUnreadable if no key opens it."""
+    try:
+        return _cipher(keys).decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise MfaSecretUnreadable() from None
+
+
+def rekey(token: str, keys: Sequence[str]) -> str:
+    """The same secret encrypted under the first key; MfaSecretUnreadable if no key opens it."""
+    try:
+        return _cipher(keys).rotate(token.encode()).decode()
+    except InvalidToken:
+        raise MfaSecretUnreadable() from None

@@ -12,7 +12,12 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.locks import lock_user
 from app.mfa import crypto, recovery_codes, totp
-from app.mfa.exceptions import MfaAlreadyEnabled, MfaNotEnabled, WrongMfaCode
+from app.mfa.exceptions import (
+    MfaAlreadyEnabled,
+    MfaNotEnabled,
+    MfaSecretUnreadable,
+    WrongMfaCode,
+)
 from app.models import MfaChallenge, TotpEnrollment, User, utcnow
 
 
@@ -128,6 +133,33 @@ def regenerate_recovery_codes(
     enrollment = _confirmed_enrollment(user_id)
     check_second_factor(enrollment, code, keys, now)
     return recovery_codes.replace_all(user_id, now)
+
+
+@dataclass(frozen=True)
+class Rekeyed:
+    rekeyed: int
+    unreadable: list[int]  # the user ids whose secret no key opens
+
+
+def rekey_all(keys: tuple[str, ...], batch: int = 500) -> Rekeyed:
+    """Encrypt every TOTP secret again under the first key, so that the others can be
+    dropped from MFA_ENCRYPTION_KEY. Flushes each batch; the caller commits."""
+    rekeyed, unreadable, after = 0, [], 0
+    while rows := db.session.scalars(
+        sa.select(TotpEnrollment)
+        .where(TotpEnrollment.user_id > after)
+        .order_by(TotpEnrollment.user_id)
+        .limit(batch)
+    ).all():
+        for enrollment in rows:
+            try:
+                enrollment.secret_encrypted = crypto.rekey(enrollment.secret_encrypted, keys)
+                rekeyed += 1
+            except MfaSecretUnreadable:
+                unreadable.append(enrollment.user_id)
+        after = rows[-1].user_id
+        db.session.flush()
+    return Rekeyed(rekeyed, unreadable)
 
 
 def reset(user_id: int) -> bool:

@@ -46,3 +46,10 @@ class InvalidMfaToken(MfaError):
     user's credentials changed since the password was checked."""
 
     message = "The MFA token is invalid, used or expired; sign in again."
+
+
+class MfaSecretUnreadable(MfaError):
+    """No key of MFA_ENCRYPTION_KEY opens the user's TOTP secret: an operator dropped a key
+    still needed (`flask mfa rekey` first). Not the user's fault, so not a wrong code."""
+
+    message = "The second factor cannot be checked right now; try again later."
