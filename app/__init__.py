@@ -94,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
     from app.admin import bp as admin_bp
     from app.auth import bp as auth_bp
     from app.introspection import bp as introspection_bp
+    from app.pages import bp as pages_bp
     from app.reset import bp as reset_bp
     from app.wellknown import bp as wellknown_bp
 
@@ -107,6 +108,8 @@ def register_blueprints(app: Flask) -> None:
     openapi.api.register_blueprint(openapi.bp)
     openapi.api.register_blueprint(wellknown_bp, url_prefix="/.well-known")
     openapi.freeze(app)
+    # HTML for people, not part of the API: registered outside its OpenAPI document.
+    app.register_blueprint(pages_bp)
 
 
 def register_commands(app: Flask) -> None:

@@ -33,6 +33,12 @@ ALGORITHMS = ("HS256", "RS256", "ES256")
 KEY_FILE_NAMES = ("JWT_PRIVATE_KEY_FILE", "JWT_VERIFY_ONLY_KEY_FILES")
 # The links mailed with a live token in them.
 LINK_TEMPLATES = ("RESET_URL_TEMPLATE", "VERIFY_URL_TEMPLATE", "EMAIL_CHANGE_URL_TEMPLATE")
+# The page of app/pages/ each link opens when its template is not set.
+LINK_PAGES = {
+    "RESET_URL_TEMPLATE": "/reset?token={token}",
+    "VERIFY_URL_TEMPLATE": "/verify?token={token}",
+    "EMAIL_CHANGE_URL_TEMPLATE": "/confirm-email?token={token}",
+}
 
 
 class ConfigError(RuntimeError):
@@ -199,9 +205,10 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], Any]] = {
     "REFRESH_REUSE_INTERVAL": (_non_negative_int, 0),
     "BCRYPT_ROUNDS": (_int, 12),
     "RESET_TOKEN_TTL": (_positive_int, 900),
-    "RESET_URL_TEMPLATE": (_str, "http://localhost:5000/reset?token={token}"),
-    "VERIFY_URL_TEMPLATE": (_str, "http://localhost:5000/verify?token={token}"),
-    "EMAIL_CHANGE_URL_TEMPLATE": (_str, "http://localhost:5000/confirm-email?token={token}"),
+    # The mailed links; unset, the service's own pages under PUBLIC_URL (LINK_PAGES).
+    "RESET_URL_TEMPLATE": (_str, None),
+    "VERIFY_URL_TEMPLATE": (_str, None),
+    "EMAIL_CHANGE_URL_TEMPLATE": (_str, None),
     "VERIFY_TOKEN_TTL": (_positive_int, 172800),
     "VERIFY_RESEND_INTERVAL": (_non_negative_int, 60),
     "REQUIRE_EMAIL_VERIFICATION": (_bool, False),
@@ -295,6 +302,9 @@ def derive_defaults(config: dict[str, Any]) -> None:
     if config["JWT_ISSUER"] is None:
         # OpenID Connect Discovery: the issuer is the URL its document is fetched under.
         config["JWT_ISSUER"] = config["PUBLIC_URL"]
+    for name, page in LINK_PAGES.items():
+        if not config[name]:
+            config[name] = config["PUBLIC_URL"] + page
 
 
 def validate_config(config: Mapping[str, Any]) -> None:

@@ -7,6 +7,7 @@ Tests import these from here; `conftest.py` holds only the fixtures built on the
 import json
 import logging
 import os
+import re
 import socket
 import threading
 import uuid
@@ -21,7 +22,7 @@ import sqlalchemy as sa
 os.environ["APP_ENV"] = "testing"
 
 from app import create_app
-from app.config import DEV_SECRETS, load_config, validate_config
+from app.config import DEV_SECRETS, derive_defaults, load_config, validate_config
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -59,6 +60,7 @@ def production(**env):
 
 def validated(environ):
     config = load_config(environ=environ)
+    derive_defaults(config)
     validate_config(config)
     return config
 
@@ -242,6 +244,14 @@ class Mailbox:
 
     def bodies(self):
         return [message.get_content() for message in self.messages]
+
+
+def token_in(body: str, template: str) -> str:
+    """The token of the link built from `template` (a *_URL_TEMPLATE) in a mail body."""
+    pattern = re.escape(template).replace(re.escape("{token}"), "([A-Za-z0-9_-]+)")
+    match = re.search(pattern, body)
+    assert match, f"no link like {template} in:\n{body}"
+    return match.group(1)
 
 
 class AuditLog(list):

@@ -1,0 +1,62 @@
+// /account: signs in from the refresh cookie, then shows the profile and wires each section.
+import * as api from "./api.js";
+import { setUpSecondFactor } from "./mfa.js";
+import { setUpPassword } from "./password.js";
+import { loadSessions, setUpSessions } from "./sessions.js";
+import { $, onClick, onSubmit, say, show, when } from "./ui.js";
+
+function toLogin() {
+  window.location.assign("/login");
+}
+
+function showProfile(me) {
+  $("profile-email").textContent = me.email;
+  $("profile-role").textContent = me.role;
+  $("profile-verified").textContent = me.emailVerified ? "Yes" : "Not yet";
+  $("profile-created").textContent = when(me.createdAt);
+  $("password-username").value = me.email;
+  show($("resend-area"), !me.emailVerified);
+}
+
+async function start() {
+  try {
+    await api.refresh();
+  } catch (error) {
+    if (error.status === 401 || error.status === 403) {
+      toLogin(); // no session in this browser, or it has ended
+      return;
+    }
+    say($("account-error"), error.message, { focus: true });
+    show($("loading"), false);
+    return;
+  }
+  const me = await api.call("GET", "/me");
+  showProfile(me);
+  setUpSecondFactor(me.mfaEnabled);
+  await loadSessions();
+  show($("loading"), false);
+  show($("signed-in"));
+}
+
+onClick($("sign-out"), $("account-error"), async () => {
+  await api.signOut();
+  toLogin();
+});
+
+onClick($("resend-verification"), $("account-error"), async () => {
+  const answer = await api.call("POST", "/auth/resend-verification");
+  say($("profile-notice"), answer.message);
+});
+
+onSubmit($("email-form"), $("email-error"), async (fields) => {
+  const answer = await api.call("POST", "/me/email", fields);
+  $("email-form").reset();
+  say($("email-notice"), answer.message);
+});
+
+setUpSessions(toLogin);
+setUpPassword();
+start().catch((error) => {
+  show($("loading"), false);
+  say($("account-error"), error.message, { focus: true });
+});

@@ -1,0 +1,145 @@
+// The JSON API, as the pages call it.
+//
+// Cookie mode (docs/cookie-mode.md): the refresh token lives in an HttpOnly cookie that no
+// script can read, and the access token only in the variable below, for the life of the
+// page. Nothing is kept in web storage, and no token is put into an address.
+
+const CSRF_COOKIE = "__Host-csrf_token";
+const COOKIE_MODE = { "X-Token-Transport": "cookie" };
+// A refresh token works once: tabs that refresh at the same moment would spend the same
+// one, and the second would look like theft. The Web Locks API makes them take turns.
+const REFRESH_LOCK = "auth-refresh";
+
+let accessToken = null;
+let refreshing = null;
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.error) || `The service answered ${status}.`);
+    this.status = status;
+    this.code = body ? body.code : undefined;
+    this.details = body ? body.details : undefined;
+  }
+}
+
+async function send(method, path, { body, headers = {} } = {}) {
+  const init = { method, headers: { ...headers }, credentials: "same-origin" };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch {
+    throw new ApiError(0, { error: "The service cannot be reached. Try again.", code: "network" });
+  }
+  const text = await response.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+function csrfProof() {
+  for (const part of document.cookie.split(";")) {
+    const [name, ...value] = part.trim().split("=");
+    if (name === CSRF_COOKIE) return value.join("=");
+  }
+  return "";
+}
+
+function keep(answer) {
+  accessToken = answer.accessToken;
+  return answer;
+}
+
+function withLock(work) {
+  if (navigator.locks) return navigator.locks.request(REFRESH_LOCK, work);
+  return work();
+}
+
+/** Spend the refresh cookie for a new access token (and the next cookie). */
+export function refresh() {
+  if (!refreshing) {
+    refreshing = withLock(() =>
+      send("POST", "/auth/refresh", { headers: { "X-CSRF-Token": csrfProof() } }),
+    )
+      .then(keep)
+      .finally(() => {
+        refreshing = null;
+      });
+  }
+  return refreshing;
+}
+
+/** Sign in with a password: `{mfaRequired, mfaToken}` when a second factor is asked. */
+export async function signIn(email, password) {
+  const answer = await send("POST", "/auth/login", {
+    body: { email, password },
+    headers: COOKIE_MODE,
+  });
+  return answer.mfaRequired ? answer : keep(answer);
+}
+
+/** The second step of a sign-in: a TOTP code, or a recovery code. */
+export async function verifySecondFactor(mfaToken, code) {
+  const field = /^\d{6}$/.test(code) ? "code" : "recoveryCode";
+  return keep(
+    await send("POST", "/auth/mfa/verify", {
+      body: { mfaToken, [field]: code },
+      headers: COOKIE_MODE,
+    }),
+  );
+}
+
+/** A call that needs no sign-in (forgot or reset password, the mailed links). */
+export function anonymous(method, path, body) {
+  return send(method, path, { body });
+}
+
+/** A call as the signed-in person; an expired access token is refreshed once. */
+export async function call(method, path, body) {
+  if (!accessToken) await refresh();
+  // Cookie mode asked of every call: an answer that issues a token pair (a password
+  // change) then keeps its refresh token in the cookie too.
+  const attempt = () =>
+    send(method, path, {
+      body,
+      headers: { Authorization: `Bearer ${accessToken}`, ...COOKIE_MODE },
+    });
+  try {
+    return await attempt();
+  } catch (error) {
+    if (error.status !== 401 || !["token_expired", "invalid_token"].includes(error.code)) {
+      throw error;
+    }
+    await refresh();
+    return attempt();
+  }
+}
+
+/** Adopt the token pair an answer carries (a password change starts a new session). */
+export function adopt(answer) {
+  return keep(answer);
+}
+
+/** End this session: its cookies are cleared by the answer. */
+export async function signOut() {
+  try {
+    await withLock(() => send("POST", "/auth/logout", { headers: { "X-CSRF-Token": csrfProof() } }));
+  } finally {
+    accessToken = null;
+  }
+}
+
+/** Forget the access token, after the session ended by other means (sign out everywhere). */
+export function forget() {
+  accessToken = null;
+}

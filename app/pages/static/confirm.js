@@ -1,0 +1,24 @@
+// /verify and /confirm-email: spend the mailed token when the person presses the button.
+// Not on load: mail scanners that open every link would use the token up. The token is
+// taken out of the address bar as soon as the page reads it.
+import * as api from "./api.js";
+import { $, onClick, say, show, takeTokenFromAddress } from "./ui.js";
+
+const token = takeTokenFromAddress();
+const button = $("confirm-button");
+
+if (token) {
+  onClick(button, $("confirm-error"), async () => {
+    const endpoint = $("confirm").dataset.endpoint;
+    const answer = await api.anonymous("POST", endpoint, { token });
+    show($("confirm"), false);
+    show($("confirm-done"));
+    say($("confirm-notice"), answer.message, { focus: true });
+  });
+} else {
+  show(button, false);
+  say(
+    $("confirm-error"),
+    "This page needs the link from your email. Open the link again, exactly as it was mailed.",
+  );
+}

@@ -1,0 +1,45 @@
+// /login: email and password, then the second factor when the account has one.
+import * as api from "./api.js";
+import { $, onSubmit, say, show } from "./ui.js";
+
+const passwordForm = $("password-form");
+const mfaForm = $("mfa-form");
+let mfaToken = null;
+
+function passwordStep(message) {
+  mfaToken = null;
+  mfaForm.reset();
+  show(mfaForm, false);
+  show(passwordForm);
+  say($("password-error"), message, { focus: Boolean(message) });
+  if (!message) $("email").focus();
+}
+
+onSubmit(passwordForm, $("password-error"), async ({ email, password }) => {
+  const answer = await api.signIn(email, password);
+  if (!answer.mfaRequired) {
+    window.location.assign("/account");
+    return;
+  }
+  mfaToken = answer.mfaToken;
+  passwordForm.reset();
+  show(passwordForm, false);
+  show(mfaForm);
+  $("code").focus();
+});
+
+onSubmit(mfaForm, $("mfa-error"), async ({ code }) => {
+  try {
+    await api.verifySecondFactor(mfaToken, code.trim());
+  } catch (error) {
+    // The mfaToken is dead (too many wrong codes, or 5 minutes passed): start over.
+    if (error.code === "invalid_token") {
+      passwordStep("That sign-in has expired. Enter your email and password again.");
+      return;
+    }
+    throw error;
+  }
+  window.location.assign("/account");
+});
+
+$("mfa-cancel").addEventListener("click", () => passwordStep(""));

@@ -1,0 +1,26 @@
+// /reset: without a token, ask for a reset link by mail; with the mailed ?token=, choose
+// a new password. The token is taken out of the address bar as soon as the page reads it.
+import * as api from "./api.js";
+import { $, onSubmit, say, show, takeTokenFromAddress } from "./ui.js";
+
+const token = takeTokenFromAddress();
+
+onSubmit($("forgot-form"), $("forgot-error"), async ({ email }) => {
+  const answer = await api.anonymous("POST", "/auth/forgot-password", { email });
+  say($("forgot-notice"), answer.message, { focus: true });
+});
+
+onSubmit($("reset-form"), $("reset-error"), async ({ password }) => {
+  const answer = await api.anonymous("POST", "/auth/reset-password", { token, password });
+  show($("reset-form"), false);
+  show($("reset-done"));
+  say($("reset-notice"), `${answer.message}. Every device has been signed out.`, {
+    focus: true,
+  });
+});
+
+if (token) {
+  show($("forgot-form"), false);
+  show($("reset-form"));
+  $("password").focus();
+}
