@@ -1,0 +1,317 @@
+"""The pages for people in a real browser: headless Chromium (tests/browser.py) against the
+service under gunicorn, mailing through a real SMTP server, reached as http://localhost
+(a secure context, as the Secure and __Host- cookies need).
+
+A person signs in with a password and with the TOTP step, enrolls TOTP from the QR code,
+resets a forgotten password from the mailed link, confirms their address, ends another
+session, and signs out; the browser itself keeps the cookies and makes the CSRF proof.
+Each page is saved as a screenshot under test-output/screenshots/.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jwt
+import pytest
+from aiosmtpd.controller import Controller
+from selenium.webdriver.common.by import By
+
+from tests.browser import binaries, chromium
+from tests.live import call, gunicorn_process, migrate, service_env, wait_for
+from tests.mfa_support import code
+from tests.support import PASSWORD, Mailbox, free_port, token_in
+
+NEW_PASSWORD = "a brand new passphrase"
+
+
+@dataclass
+class Service:
+    base: str  # http://localhost:PORT, the PUBLIC_URL the browser uses
+    api: str  # the same service at http://127.0.0.1:PORT, for the test's own calls
+    mailbox: Mailbox
+    log: Path
+
+    def signup(self, email: str, password: str = PASSWORD) -> None:
+        body = {"email": email, "password": password}
+        assert call(self.api, "POST", "/auth/register", body)[0] == 201
+
+    def login(self, email: str, password: str = PASSWORD) -> tuple[int, dict]:
+        status, _, answer = call(
+            self.api, "POST", "/auth/login", {"email": email, "password": password}
+        )
+        return status, answer
+
+    def me(self, access_token: str) -> int:
+        return call(self.api, "GET", "/me", headers={"Authorization": f"Bearer {access_token}"})[0]
+
+    def mailed_token(self, to: str, page: str) -> str:
+        """The token of the newest link to `page` mailed to `to`."""
+        template = f"{self.base}{page}?token={{token}}"
+
+        def newest():
+            for message in reversed(self.mailbox.messages):
+                if message["To"] == to and f"{page}?token=" in message.get_content():
+                    return message.get_content()
+            return None
+
+        return token_in(wait_for(newest, f"a mail to {to}"), template)
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    binaries()  # skip (or fail under CI) before starting anything
+    directory = tmp_path_factory.mktemp("browser")
+    mailbox = Mailbox()
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    port = free_port()
+    # Chromium refuses an IP address as a WebAuthn RP id, and treats localhost (not
+    # 127.0.0.1) as the secure origin where Secure cookies work over http.
+    base = f"http://localhost:{port}"
+    env = service_env(
+        DATABASE_URL=f"sqlite:///{directory / 'auth.db'}",
+        PUBLIC_URL=base,
+        MAIL_BACKEND="smtp",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(smtp.port),
+    )
+    migrate(env)
+    log = directory / "gunicorn.log"
+    try:
+        with gunicorn_process(env, workers=2, log=log, port=port) as (_, api):
+            yield Service(base=base, api=api, mailbox=mailbox, log=log)
+    finally:
+        smtp.stop()
+
+
+@pytest.fixture
+def browser():
+    with chromium() as browser:
+        yield browser
+        assert browser.csp_refusals() == []  # the pages run entirely under their policy
+
+
+def sign_in(browser, service, email, password=PASSWORD):
+    browser.open(f"{service.base}/login")
+    browser.fill("email", email)
+    browser.fill("password", password)
+    browser.click_submit("password-form")
+
+
+def assert_signed_in_as(browser, email):
+    browser.at("/account")
+    browser.says("profile-email", email)
+
+
+def test_sign_in_with_a_password_then_sign_out(browser, service):
+    service.signup("pat@example.com")
+    browser.open(f"{service.base}/login")
+    browser.screenshot("login")
+
+    sign_in(browser, service, "pat@example.com", "not the password")
+    error = browser.says("password-error", "Invalid email or password")
+    assert browser.focused() == "password-error"  # read out at once by a screen reader
+    browser.screenshot("login-error")
+    assert error
+
+    sign_in(browser, service, "pat@example.com")
+    assert_signed_in_as(browser, "pat@example.com")
+    browser.says("sessions-list", "This device")
+    browser.screenshot("account")
+    assert browser.web_storage() == 0  # the access token lives in the page's memory only
+
+    browser.click("sign-out")
+    browser.at("/login")
+    assert not {"__Secure-refresh_token", "__Host-csrf_token"} & set(browser.cookies())
+    browser.open(f"{service.base}/account")
+    browser.at("/login")  # no session any more: the account page sends the person to sign in
+
+
+def test_the_browser_keeps_the_refresh_cookie_and_makes_the_csrf_proof(browser, service):
+    service.signup("casey@example.com")
+    sign_in(browser, service, "casey@example.com")
+    assert_signed_in_as(browser, "casey@example.com")
+
+    cookies = browser.cookies()
+    refresh = cookies["__Secure-refresh_token"]
+    assert (refresh["httpOnly"], refresh["secure"], refresh["sameSite"], refresh["path"]) == (
+        True,
+        True,
+        "Strict",
+        "/auth",
+    )
+    proof = cookies["__Host-csrf_token"]
+    assert (proof["httpOnly"], proof["secure"], proof["sameSite"], proof["path"]) == (
+        False,
+        True,
+        "Strict",
+        "/",
+    )
+    assert browser.driver.execute_script("return document.cookie").find("refresh_token") == -1
+
+    # The browser sends the refresh cookie by itself; without the proof it is refused...
+    refused = browser.fetch("POST", "/auth/refresh")
+    assert refused["status"] == 403
+    assert '"csrf_failed"' in refused["body"]
+    # ...and changed nothing: the page refreshes with its proof, as every load does.
+    browser.open(f"{service.base}/account")
+    assert_signed_in_as(browser, "casey@example.com")
+    assert browser.cookies()["__Secure-refresh_token"]["value"] != refresh["value"]  # rotated
+
+
+def test_enroll_totp_then_sign_in_with_the_code(browser, service):
+    service.signup("robin@example.com")
+    sign_in(browser, service, "robin@example.com")
+    assert_signed_in_as(browser, "robin@example.com")
+    browser.says("mfa-status", "Off")
+
+    browser.click("mfa-start")
+    qr = browser.visible("mfa-qr")
+    assert qr.get_attribute("src").startswith("blob:")  # the SVG as an image, not as markup
+    browser.wait(lambda _: qr.get_property("naturalWidth") > 0, "the QR code to be drawn")
+    secret = browser.text("mfa-secret")
+    browser.screenshot("account-totp-qr")
+    browser.fill("mfa-enroll-code", code(secret, now=datetime.now(UTC)))
+    browser.click_submit("mfa-enroll-form")
+    browser.says("mfa-status", "On")
+    recovery_codes = [
+        item.text for item in browser.visible("mfa-codes-list").find_elements(By.TAG_NAME, "li")
+    ]
+    assert len(recovery_codes) == 10
+    browser.screenshot("account-totp-recovery-codes")
+
+    browser.click("sign-out")
+    browser.at("/login")
+    sign_in(browser, service, "robin@example.com")
+    browser.visible("mfa-form")
+    assert browser.focused() == "code"
+    browser.screenshot("login-totp")
+    # The next step's code: the one that turned MFA on cannot be used again.
+    browser.fill("code", code(secret, steps=1, now=datetime.now(UTC)))
+    browser.click_submit("mfa-form")
+    assert_signed_in_as(browser, "robin@example.com")
+
+    browser.fill("mfa-disable-code", recovery_codes[0])
+    browser.click_submit("mfa-disable-form")
+    browser.says("mfa-status", "Off")
+    assert service.login("robin@example.com")[1]["accessToken"]  # no second step any more
+
+
+def test_reset_a_forgotten_password_from_the_mailed_link(browser, service):
+    service.signup("sam@example.com")
+    browser.open(f"{service.base}/login")
+    browser.click_link("Forgot your password?")
+    browser.at("/reset")
+    browser.fill("email", "sam@example.com")
+    browser.click_submit("forgot-form")
+    browser.says("forgot-notice", "If that account exists, a reset link was sent")
+    browser.screenshot("reset-request")
+
+    token = service.mailed_token("sam@example.com", "/reset")
+    browser.open(f"{service.base}/reset?token={token}")
+    browser.visible("reset-form")
+    assert browser.path() == "/reset"  # the token is out of the address bar and history
+    browser.screenshot("reset")
+    browser.fill("password", NEW_PASSWORD)
+    browser.click_submit("reset-form")
+    browser.says("reset-notice", "Password updated")
+    browser.screenshot("reset-done")
+
+    assert service.login("sam@example.com")[0] == 401
+    assert service.login("sam@example.com", NEW_PASSWORD)[0] == 200
+    assert token not in service.log.read_text()  # nor in the access log
+
+
+def test_confirm_an_address_from_the_mailed_link_by_a_button(browser, service):
+    service.signup("alex@example.com")
+    token = service.mailed_token("alex@example.com", "/verify")
+
+    browser.open(f"{service.base}/verify?token={token}")
+    assert browser.path() == "/verify"
+    browser.screenshot("verify")
+    # Opening the page spent nothing (a mail scanner opening the link is harmless): the
+    # button press does.
+    browser.click("confirm-button")
+    browser.says("confirm-notice", "Email address verified.")
+    browser.screenshot("verify-done")
+    assert token not in service.log.read_text()
+
+
+def test_change_the_address_and_confirm_it_from_the_mailed_link(browser, service):
+    service.signup("jo@example.com")
+    sign_in(browser, service, "jo@example.com")
+    assert_signed_in_as(browser, "jo@example.com")
+    browser.fill("new-email", "jo.new@example.com")
+    browser.fill("email-password", PASSWORD)
+    browser.click_submit("email-form")
+    browser.says("email-notice", "confirmation link was sent")
+
+    token = service.mailed_token("jo.new@example.com", "/confirm-email")
+    browser.open(f"{service.base}/confirm-email?token={token}")
+    assert browser.path() == "/confirm-email"
+    browser.screenshot("confirm-email")
+    browser.click("confirm-button")
+    browser.says("confirm-notice", "Sign in with the new address")
+
+    sign_in(browser, service, "jo.new@example.com")
+    assert_signed_in_as(browser, "jo.new@example.com")
+
+
+def test_end_another_session_from_the_account_page(browser, service):
+    service.signup("kim@example.com")
+    status, other = service.login("kim@example.com")  # another device
+    assert status == 200 and service.me(other["accessToken"]) == 200
+    other_session = jwt.decode(other["accessToken"], options={"verify_signature": False})["sid"]
+
+    sign_in(browser, service, "kim@example.com")
+    assert_signed_in_as(browser, "kim@example.com")
+    row = f'#sessions-list li[data-session-id="{other_session}"] button'
+    browser.wait(lambda driver: driver.find_elements(By.CSS_SELECTOR, row), "the other session")
+    browser.screenshot("account-sessions")
+    browser.driver.find_element(By.CSS_SELECTOR, row).click()
+    browser.says("sessions-notice", "The session has ended.")
+
+    assert service.me(other["accessToken"]) == 401  # that device is signed out at once
+    status, _, _ = call(
+        service.api, "POST", "/auth/refresh", {"refreshToken": other["refreshToken"]}
+    )
+    assert status == 401
+    assert len(browser.driver.find_elements(By.CSS_SELECTOR, "#sessions-list li")) == 1
+
+
+def test_the_pages_fit_a_phone_screen(service):
+    service.signup("lee@example.com")
+    with chromium(width=375, height=812) as phone:
+        for path in ("/login", "/reset", "/verify?token=x", "/confirm-email?token=x"):
+            phone.open(f"{service.base}{path}")
+            phone.visible("main")
+            assert not phone.overflows(), path
+        sign_in(phone, service, "lee@example.com")
+        assert_signed_in_as(phone, "lee@example.com")
+        assert not phone.overflows()
+        phone.screenshot("account-375px")
+
+
+def test_change_the_password_then_sign_out_everywhere(browser, service):
+    service.signup("ash@example.com")
+    status, other = service.login("ash@example.com")
+    assert status == 200
+    sign_in(browser, service, "ash@example.com")
+    assert_signed_in_as(browser, "ash@example.com")
+
+    browser.fill("current-password", PASSWORD)
+    browser.fill("new-password", NEW_PASSWORD)
+    browser.click_submit("password-form")
+    browser.says("password-notice", "Password changed")
+    assert service.me(other["accessToken"]) == 401  # the other device is signed out
+    # This page goes on in the session the change opened, from its new cookie.
+    browser.open(f"{service.base}/account")
+    assert_signed_in_as(browser, "ash@example.com")
+
+    browser.click("end-all")
+    browser.at("/login")
+    assert service.login("ash@example.com")[0] == 401
+    assert service.login("ash@example.com", NEW_PASSWORD)[0] == 200
+    browser.open(f"{service.base}/account")
+    browser.at("/login")
