@@ -104,6 +104,25 @@ def assert_signed_in_as(browser, email):
     browser.says("profile-email", email)
 
 
+def signed_in(browser, service, email):
+    """Sign in as `email` (password only) and wait for the account page to show it."""
+    sign_in(browser, service, email)
+    assert_signed_in_as(browser, email)
+
+
+def confirm_from_link(browser, service, page, token, screenshot) -> str:
+    """Open the mailed link of `page`, press its button; the page's notice. Opening spends
+    nothing (a mail scanner that opens the link is harmless): the button press does."""
+    browser.open(f"{service.base}{page}?token={token}")
+    browser.visible("confirm-button")
+    assert browser.path() == page  # the token is out of the address bar and history
+    browser.screenshot(screenshot)
+    browser.click("confirm-button")
+    notice = browser.visible("confirm-notice").text
+    browser.screenshot(f"{screenshot}-done")
+    return notice
+
+
 def test_sign_in_with_a_password_then_sign_out(browser, service):
     service.signup("pat@example.com")
     browser.open(f"{service.base}/login")
@@ -115,8 +134,7 @@ def test_sign_in_with_a_password_then_sign_out(browser, service):
     browser.screenshot("login-error")
     assert error
 
-    sign_in(browser, service, "pat@example.com")
-    assert_signed_in_as(browser, "pat@example.com")
+    signed_in(browser, service, "pat@example.com")
     browser.says("sessions-list", "This device")
     browser.screenshot("account")
     assert browser.web_storage() == 0  # the access token lives in the page's memory only
@@ -130,8 +148,7 @@ def test_sign_in_with_a_password_then_sign_out(browser, service):
 
 def test_the_browser_keeps_the_refresh_cookie_and_makes_the_csrf_proof(browser, service):
     service.signup("casey@example.com")
-    sign_in(browser, service, "casey@example.com")
-    assert_signed_in_as(browser, "casey@example.com")
+    signed_in(browser, service, "casey@example.com")
 
     cookies = browser.cookies()
     refresh = cookies["__Secure-refresh_token"]
@@ -162,8 +179,7 @@ def test_the_browser_keeps_the_refresh_cookie_and_makes_the_csrf_proof(browser, 
 
 def test_enroll_totp_then_sign_in_with_the_code(browser, service):
     service.signup("robin@example.com")
-    sign_in(browser, service, "robin@example.com")
-    assert_signed_in_as(browser, "robin@example.com")
+    signed_in(browser, service, "robin@example.com")
     browser.says("mfa-status", "Off")
 
     browser.click("mfa-start")
@@ -227,35 +243,25 @@ def test_confirm_an_address_from_the_mailed_link_by_a_button(browser, service):
     service.signup("alex@example.com")
     token = service.mailed_token("alex@example.com", "/verify")
 
-    browser.open(f"{service.base}/verify?token={token}")
-    assert browser.path() == "/verify"
-    browser.screenshot("verify")
-    # Opening the page spent nothing (a mail scanner opening the link is harmless): the
-    # button press does.
-    browser.click("confirm-button")
-    browser.says("confirm-notice", "Email address verified.")
-    browser.screenshot("verify-done")
+    assert confirm_from_link(browser, service, "/verify", token, "verify") == (
+        "Email address verified."
+    )
     assert token not in service.log.read_text()
 
 
 def test_change_the_address_and_confirm_it_from_the_mailed_link(browser, service):
     service.signup("jo@example.com")
-    sign_in(browser, service, "jo@example.com")
-    assert_signed_in_as(browser, "jo@example.com")
+    signed_in(browser, service, "jo@example.com")
     browser.fill("new-email", "jo.new@example.com")
     browser.fill("email-password", PASSWORD)
     browser.click_submit("email-form")
     browser.says("email-notice", "confirmation link was sent")
 
     token = service.mailed_token("jo.new@example.com", "/confirm-email")
-    browser.open(f"{service.base}/confirm-email?token={token}")
-    assert browser.path() == "/confirm-email"
-    browser.screenshot("confirm-email")
-    browser.click("confirm-button")
-    browser.says("confirm-notice", "Sign in with the new address")
+    notice = confirm_from_link(browser, service, "/confirm-email", token, "confirm-email")
+    assert "Sign in with the new address" in notice
 
-    sign_in(browser, service, "jo.new@example.com")
-    assert_signed_in_as(browser, "jo.new@example.com")
+    signed_in(browser, service, "jo.new@example.com")
 
 
 def test_end_another_session_from_the_account_page(browser, service):
@@ -264,8 +270,7 @@ def test_end_another_session_from_the_account_page(browser, service):
     assert status == 200 and service.me(other["accessToken"]) == 200
     other_session = jwt.decode(other["accessToken"], options={"verify_signature": False})["sid"]
 
-    sign_in(browser, service, "kim@example.com")
-    assert_signed_in_as(browser, "kim@example.com")
+    signed_in(browser, service, "kim@example.com")
     row = f'#sessions-list li[data-session-id="{other_session}"] button'
     browser.wait(lambda driver: driver.find_elements(By.CSS_SELECTOR, row), "the other session")
     browser.screenshot("account-sessions")
@@ -287,8 +292,7 @@ def test_the_pages_fit_a_phone_screen(service):
             phone.open(f"{service.base}{path}")
             phone.visible("main")
             assert not phone.overflows(), path
-        sign_in(phone, service, "lee@example.com")
-        assert_signed_in_as(phone, "lee@example.com")
+        signed_in(phone, service, "lee@example.com")
         assert not phone.overflows()
         phone.screenshot("account-375px")
 
@@ -297,8 +301,7 @@ def test_change_the_password_then_sign_out_everywhere(browser, service):
     service.signup("ash@example.com")
     status, other = service.login("ash@example.com")
     assert status == 200
-    sign_in(browser, service, "ash@example.com")
-    assert_signed_in_as(browser, "ash@example.com")
+    signed_in(browser, service, "ash@example.com")
 
     browser.fill("current-password", PASSWORD)
     browser.fill("new-password", NEW_PASSWORD)
