@@ -54,6 +54,7 @@ onSubmit($("email-form"), $("email-error"), async (fields) => {
   say($("email-notice"), answer.message);
 });
 
+api.whenSignedOut(toLogin);
 setUpSessions(toLogin);
 setUpPassword();
 start().catch((error) => {

@@ -12,6 +12,7 @@ const REFRESH_LOCK = "auth-refresh";
 
 let accessToken = null;
 let refreshing = null;
+let signedOut = () => {};
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -104,9 +105,23 @@ export function anonymous(method, path, body) {
   return send(method, path, { body });
 }
 
+/** Run `handler` when a call finds the session over (ended elsewhere, or expired). */
+export function whenSignedOut(handler) {
+  signedOut = handler;
+}
+
+async function renew() {
+  try {
+    await refresh();
+  } catch (error) {
+    if (error.status === 401 || error.status === 403) signedOut();
+    throw error;
+  }
+}
+
 /** A call as the signed-in person; an expired access token is refreshed once. */
 export async function call(method, path, body) {
-  if (!accessToken) await refresh();
+  if (!accessToken) await renew();
   // Cookie mode asked of every call: an answer that issues a token pair (a password
   // change) then keeps its refresh token in the cookie too.
   const attempt = () =>
@@ -120,7 +135,7 @@ export async function call(method, path, body) {
     if (error.status !== 401 || !["token_expired", "invalid_token"].includes(error.code)) {
       throw error;
     }
-    await refresh();
+    await renew();
     return attempt();
   }
 }

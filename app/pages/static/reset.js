@@ -11,7 +11,14 @@ onSubmit($("forgot-form"), $("forgot-error"), async ({ email }) => {
 });
 
 onSubmit($("reset-form"), $("reset-error"), async ({ password }) => {
-  const answer = await api.anonymous("POST", "/auth/reset-password", { token, password });
+  let answer;
+  try {
+    answer = await api.anonymous("POST", "/auth/reset-password", { token, password });
+  } catch (error) {
+    // A used, expired or superseded link: offer to mail a new one.
+    if (error.code === "invalid_reset_token") show($("forgot-form"));
+    throw error;
+  }
   show($("reset-form"), false);
   show($("reset-done"));
   say($("reset-notice"), `${answer.message}. Every device has been signed out.`, {
