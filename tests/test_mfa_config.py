@@ -9,7 +9,7 @@ from cryptography.fernet import Fernet
 from dotenv import dotenv_values
 
 from app import create_app
-from app.config import ConfigError, load_config, validate_config
+from app.config import ConfigError, derive_defaults, load_config, validate_config
 from tests.support import MFA_KEY, dev_app, production, validated
 
 
@@ -77,6 +77,7 @@ def test_development_writes_a_key_to_the_private_env_file(dev_env):
 @pytest.mark.parametrize("issuer", ["", "Acme:Auth"])
 def test_the_issuer_is_a_name_without_a_colon(issuer):
     config = load_config(environ={"APP_ENV": "testing", "MFA_ISSUER": "x"})
+    derive_defaults(config)
     config["MFA_ISSUER"] = issuer
 
     with pytest.raises(ConfigError, match=re.escape("MFA_ISSUER must be")):
