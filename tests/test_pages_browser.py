@@ -8,6 +8,7 @@ session, and signs out; the browser itself keeps the cookies and makes the CSRF 
 Each page is saved as a screenshot under test-output/screenshots/.
 """
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,10 +59,10 @@ class Service:
         return token_in(wait_for(newest, f"a mail to {to}"), template)
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory):
+@contextmanager
+def running_service(directory: Path, **settings: str):
+    """The service under gunicorn at http://localhost:PORT, mailing to a real SMTP server."""
     binaries()  # skip (or fail under CI) before starting anything
-    directory = tmp_path_factory.mktemp("browser")
     mailbox = Mailbox()
     smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
@@ -75,6 +76,7 @@ def service(tmp_path_factory):
         MAIL_BACKEND="smtp",
         SMTP_HOST="127.0.0.1",
         SMTP_PORT=str(smtp.port),
+        **settings,
     )
     migrate(env)
     log = directory / "gunicorn.log"
@@ -83,6 +85,12 @@ def service(tmp_path_factory):
             yield Service(base=base, api=api, mailbox=mailbox, log=log)
     finally:
         smtp.stop()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    with running_service(tmp_path_factory.mktemp("browser")) as service:
+        yield service
 
 
 @pytest.fixture
@@ -318,3 +326,24 @@ def test_change_the_password_then_sign_out_everywhere(browser, service):
     assert service.login("ash@example.com", NEW_PASSWORD)[0] == 200
     browser.open(f"{service.base}/account")
     browser.at("/login")
+
+
+def test_an_unverified_account_asks_for_a_new_link_from_the_sign_in_page(browser, tmp_path):
+    settings = {"REQUIRE_EMAIL_VERIFICATION": "true", "VERIFY_RESEND_INTERVAL": "0"}
+    with running_service(tmp_path, **settings) as strict:
+        strict.signup("val@example.com")
+        first = strict.mailed_token("val@example.com", "/verify")
+        sign_in(browser, strict, "val@example.com")
+        browser.says("password-error", "Confirm your email address")
+        browser.click("resend-verification")
+        browser.says("password-notice", "verification link")
+        browser.screenshot("login-unverified")
+
+        wait_for(
+            lambda: strict.mailed_token("val@example.com", "/verify") != first, "a second link"
+        )
+        token = strict.mailed_token("val@example.com", "/verify")
+        assert confirm_from_link(browser, strict, "/verify", token, "verify-again") == (
+            "Email address verified."
+        )
+        signed_in(browser, strict, "val@example.com")

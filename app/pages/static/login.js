@@ -1,6 +1,6 @@
 // /login: email and password, then the second factor when the account has one.
 import * as api from "./api.js";
-import { $, onSubmit, say, show } from "./ui.js";
+import { $, onClick, onSubmit, say, show } from "./ui.js";
 
 const passwordForm = $("password-form");
 const mfaForm = $("mfa-form");
@@ -16,7 +16,16 @@ function passwordStep(message) {
 }
 
 onSubmit(passwordForm, $("password-error"), async ({ email, password }) => {
-  const answer = await api.signIn(email, password);
+  show($("unverified"), false);
+  say($("password-notice"), "");
+  let answer;
+  try {
+    answer = await api.signIn(email, password);
+  } catch (error) {
+    // REQUIRE_EMAIL_VERIFICATION keeps this account out until its address is confirmed.
+    show($("unverified"), error.code === "email_unverified");
+    throw error;
+  }
   if (!answer.mfaRequired) {
     window.location.assign("/account");
     return;
@@ -43,3 +52,10 @@ onSubmit(mfaForm, $("mfa-error"), async ({ code }) => {
 });
 
 $("mfa-cancel").addEventListener("click", () => passwordStep(""));
+
+onClick($("resend-verification"), $("password-error"), async () => {
+  const email = $("email").value;
+  const answer = await api.anonymous("POST", "/auth/resend-verification", { email });
+  show($("unverified"), false);
+  say($("password-notice"), answer.message, { focus: true });
+});
