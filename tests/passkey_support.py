@@ -29,3 +29,20 @@ def passkey_login(client, authenticator: Authenticator, **tampering):
     `Authenticator.get`); the response."""
     assertion = authenticator.get(request_options(client), **tampering)
     return client.post("/auth/passkeys/login", json={"credential": assertion})
+
+
+# The one answer of every refused credential, on registration (400) and login (401).
+REFUSED = {"error": "The passkey could not be verified.", "code": "invalid_passkey"}
+
+
+def refused(response, audit_log, status: int, event: str, reason: str, **audited) -> dict:
+    """Check the answer of a refused credential and its audit line (`event`, `reason` and
+    the `audited` fields); return the line."""
+    assert response.status_code == status, response.json
+    assert response.json == REFUSED
+    failure = audit_log[-1]
+    assert failure["event"] == event
+    assert failure["reason"] == reason
+    for name, value in audited.items():
+        assert failure[name] == value, name
+    return failure

@@ -12,6 +12,7 @@ from app import sessions
 from app.extensions import db
 from app.mfa import AMR_PASSWORD
 from app.models import Passkey, PasskeyChallenge, User, utcnow
+from tests import passkey_support
 from tests.authenticator import Authenticator, b64url, unb64url
 from tests.factories import make_user, mfa_user, signed_in_user, signed_in_with_second_factor
 from tests.passkey_support import add_passkey, creation_options
@@ -148,16 +149,7 @@ def register(client, tokens, credential, **body):
 
 
 def refused(response, audit_log, reason):
-    """The one answer of a refused registration, and its audit line's reason."""
-    assert response.status_code == 400, response.json
-    assert response.json == {
-        "error": "The passkey could not be verified.",
-        "code": "invalid_passkey",
-    }
-    failure = audit_log[-1]
-    assert failure["event"] == "passkey_registration_failure"
-    assert failure["reason"] == reason
-    return failure
+    return passkey_support.refused(response, audit_log, 400, "passkey_registration_failure", reason)
 
 
 @pytest.mark.parametrize(
