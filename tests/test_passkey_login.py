@@ -342,3 +342,30 @@ def test_both_routes_are_limited_per_address(client):
     assert limited.json["code"] == "rate_limited"
     other = {"REMOTE_ADDR": "192.0.2.78"}
     assert client.post("/auth/passkeys/options", environ_base=other).status_code == 200
+
+
+def test_no_challenge_key_or_token_reaches_the_audit_log(app, client, audit_log):
+    authenticator = Authenticator()
+    tokens = signed_in_user(app, client)
+    created = creation_options(client, tokens)
+    credential = authenticator.create(created)
+    client.post(
+        "/me/passkeys", json={"credential": credential}, headers=AuthActions.headers(tokens)
+    )
+    requested = request_options(client)
+    assertion = authenticator.get(requested)
+    signed_in = client.post("/auth/passkeys/login", json={"credential": assertion}).json
+    passkey_login(client, authenticator, bad_signature=True)
+
+    text = "\n".join(audit_log.raw)
+    secrets = [
+        created["challenge"],
+        created["user"]["id"],
+        requested["challenge"],
+        credential["response"]["attestationObject"],
+        assertion["response"]["signature"],
+        signed_in["accessToken"],
+        signed_in["refreshToken"],
+    ]
+    for secret in secrets:
+        assert secret not in text

@@ -13,12 +13,9 @@ from app.schemas.requests import INT32_MAX
 TRANSPORTS = {transport.value: transport for transport in AuthenticatorTransport}
 
 
-def transports_column(transports) -> str:
-    """The transports an authenticator named, as stored: known values, space-separated."""
-    known = [
-        getattr(t, "value", t) for t in transports or () if getattr(t, "value", t) in TRANSPORTS
-    ]
-    return " ".join(dict.fromkeys(known))
+def transports_column(transports: list[AuthenticatorTransport] | None) -> str:
+    """The transports an authenticator named, as stored: space-separated, each once."""
+    return " ".join(dict.fromkeys(transport.value for transport in transports or ()))
 
 
 def of_user(user_id: int) -> list[Passkey]:
