@@ -2,8 +2,9 @@
 
 It does what `navigator.credentials.create()` and `.get()` do with a platform
 authenticator, and answers in the JSON of `PublicKeyCredential.toJSON()`: it makes ES256
-(P-256) keys with `cryptography`, builds the client data and the authenticator data,
-an attestation object of format "none" with cbor2, and signs assertions. Every part a real
+(P-256), RS256 or EdDSA (Ed25519) keys with `cryptography`, builds the client data, the
+authenticator data and an attestation object of format "none" with cbor2, and signs
+assertions. Every part a real
 one gets right can be made wrong on request, to show the service refuses it: the origin,
 the RP ID (its hash in the authenticator data), the user-verified flag, the signature, the
 counter, the user handle, the challenge.
@@ -17,8 +18,8 @@ import struct
 from dataclasses import dataclass
 
 import cbor2
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 ORIGIN = "http://localhost:5000"  # the testing PUBLIC_URL's origin, as the service expects
 AAGUID = bytes(16)  # "none" attestation: an all-zero AAGUID is allowed
@@ -46,36 +47,72 @@ def public_key_credential(credential: "Credential", **response: object) -> dict:
     }
 
 
+# The key types a passkey may have: COSE algorithm -7, -257 and -8.
+ALGORITHMS = ("ES256", "RS256", "EdDSA")
+
+
+def new_private_key(algorithm: str):
+    if algorithm == "ES256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if algorithm == "RS256":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return ed25519.Ed25519PrivateKey.generate()
+
+
 @dataclass
 class Credential:
     """A passkey the authenticator holds: its id, key, account and counter."""
 
     id: bytes
-    private_key: ec.EllipticCurvePrivateKey
+    private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
     rp_id: str
     user_handle: bytes
     sign_count: int = 0
     synced: bool = False  # backup-eligible (and backed up), as a password manager's passkey
 
     def cose_public_key(self) -> bytes:
-        numbers = self.private_key.public_key().public_numbers()
-        return cbor2.dumps(
-            {
-                1: 2,  # kty: EC2
-                3: -7,  # alg: ES256
-                -1: 1,  # crv: P-256
+        """The public key as a COSE_Key (RFC 9053), as the attested credential data has it."""
+        public = self.private_key.public_key()
+        if isinstance(public, ec.EllipticCurvePublicKey):
+            numbers = public.public_numbers()
+            # kty EC2, alg ES256, crv P-256, x, y
+            key = {
+                1: 2,
+                3: -7,
+                -1: 1,
                 -2: numbers.x.to_bytes(32, "big"),
                 -3: numbers.y.to_bytes(32, "big"),
             }
-        )
+        elif isinstance(public, rsa.RSAPublicKey):
+            numbers = public.public_numbers()
+            # kty RSA, alg RS256, n, e
+            key = {
+                1: 3,
+                3: -257,
+                -1: numbers.n.to_bytes(256, "big"),
+                -2: numbers.e.to_bytes(3, "big"),
+            }
+        else:
+            # kty OKP, alg EdDSA, crv Ed25519, x
+            raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            key = {1: 1, 3: -8, -1: 6, -2: raw}
+        return cbor2.dumps(key)
+
+    def sign(self, data: bytes) -> bytes:
+        if isinstance(self.private_key, ec.EllipticCurvePrivateKey):
+            return self.private_key.sign(data, ec.ECDSA(hashes.SHA256()))
+        if isinstance(self.private_key, rsa.RSAPrivateKey):
+            return self.private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        return self.private_key.sign(data)
 
 
 class Authenticator:
     """A platform authenticator with user verification, and the browser that calls it."""
 
-    def __init__(self, *, synced: bool = False, counter_step: int = 1):
+    def __init__(self, *, synced: bool = False, counter_step: int = 1, algorithm: str = "ES256"):
         self.credentials: list[Credential] = []
         self.synced = synced
+        self.algorithm = algorithm
         # A synced passkey keeps its counter at 0; a device-bound one counts its uses.
         self.counter_step = 0 if synced else counter_step
 
@@ -104,7 +141,7 @@ class Authenticator:
         rp_id = rp_id or options["rp"]["id"]
         credential = Credential(
             id=credential_id or secrets.token_bytes(16),
-            private_key=ec.generate_private_key(ec.SECP256R1()),
+            private_key=new_private_key(self.algorithm),
             rp_id=rp_id,
             user_handle=unb64url(options["user"]["id"]),
             synced=self.synced,
@@ -155,11 +192,8 @@ class Authenticator:
             + struct.pack(">I", sign_count)
         )
         client_data = self._client_data("webauthn.get", challenge or options["challenge"], origin)
-        signature = credential.private_key.sign(
-            auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256())
-        )
-        if bad_signature:
-            signature = credential.private_key.sign(b"something else", ec.ECDSA(hashes.SHA256()))
+        signed = auth_data + hashlib.sha256(client_data).digest()
+        signature = credential.sign(b"something else" if bad_signature else signed)
         return public_key_credential(
             credential,
             clientDataJSON=b64url(client_data),

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import LoginSession, Passkey, PasskeyChallenge, utcnow
 from app.web.cookies import MODE_HEADER, REFRESH_COOKIE
 from tests import passkey_support
-from tests.authenticator import Authenticator, unb64url
+from tests.authenticator import ALGORITHMS, Authenticator, unb64url
 from tests.factories import signed_in_user, signed_in_with_second_factor, update_user
 from tests.passkey_support import (
     add_passkey,
@@ -72,6 +72,17 @@ def test_a_passkey_signs_in_without_email_or_password(app, client, authenticator
     assert success["event"] == "passkey_login_success"
     assert success["user_id"] == 1
     assert success["session_id"] == claims(response.json)["sid"]
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_every_algorithm_of_the_options_works(app, client, algorithm):
+    """ES256 and RS256 (COSE -7, -257), and EdDSA (-8), which py_webauthn verifies too."""
+    authenticator = Authenticator(algorithm=algorithm)
+    assert add_passkey(client, signed_in_user(app, client), authenticator).status_code == 201
+
+    assert passkey_login(client, authenticator).status_code == 200
+    refused = passkey_login(client, authenticator, bad_signature=True)
+    assert refused.status_code == 401
 
 
 def test_a_synced_passkey_signs_in_as_a_software_key(app, client):
