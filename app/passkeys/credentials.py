@@ -1,4 +1,5 @@
-"""The stored passkeys of users: list, find by credential id, add, delete, record a use."""
+"""The stored passkeys of users: list them, find one by credential id, tell whether one is
+registered, delete one, record a use."""
 
 from datetime import datetime
 
