@@ -118,6 +118,33 @@ def _clients(raw: str) -> dict[str, str]:
     return clients
 
 
+# A domain name of letters, digits and hyphens (or an IP address, which browsers refuse).
+DOMAIN = re.compile(
+    r"(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _rp_id(raw: str) -> str:
+    """A WebAuthn RP ID: a bare domain such as example.com, no scheme, port or path."""
+    rp_id = raw.strip().lower().rstrip(".")
+    if not rp_id:
+        return rp_id  # empty: the host of PUBLIC_URL (`relying_party`)
+    if _is_ip(rp_id):
+        raise ValueError("browsers refuse an IP address as RP ID: use a name such as localhost")
+    if not DOMAIN.fullmatch(rp_id):
+        raise ValueError("expected a domain such as example.com (no scheme, port or path)")
+    return rp_id
+
+
 def _algorithm(raw: str) -> str:
     return raw.strip().upper()
 
@@ -254,6 +281,14 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], Any]] = {
     "RATELIMIT_INTROSPECT_FAILURES": (_str, "10 per minute; 100 per hour"),
     # The roles an account may have (app/security.py guards routes by them).
     "ROLES": (_roles, ("user", "admin")),
+    # Passkeys (app/passkeys/): the WebAuthn relying party's id (a domain; default the host
+    # of PUBLIC_URL), the name authenticators show, and the browser origins whose passkeys
+    # are accepted (default the origin of PUBLIC_URL).
+    "WEBAUTHN_RP_ID": (_rp_id, None),
+    "WEBAUTHN_RP_NAME": (_str, "flask-jwt-auth-service"),
+    "WEBAUTHN_ORIGINS": (_origins, None),
+    # POST /auth/passkeys/options and /auth/passkeys/login, per address, as login is.
+    "RATELIMIT_PASSKEY": (_str, "10 per minute; 100 per hour"),
 }
 
 # Settings whose value never appears in an error message (it would end up in a log).
@@ -305,6 +340,20 @@ def derive_defaults(config: dict[str, Any]) -> None:
     for name, page in LINK_PAGES.items():
         if not config[name]:
             config[name] = config["PUBLIC_URL"] + page
+    config["WEBAUTHN_RP_ID"], config["WEBAUTHN_ORIGINS"] = relying_party(config)
+
+
+def relying_party(config: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """WEBAUTHN_RP_ID and WEBAUTHN_ORIGINS; unset or empty, the host and the origin of
+    PUBLIC_URL."""
+    public_url = urlsplit(config["PUBLIC_URL"])
+    rp_id = config["WEBAUTHN_RP_ID"]
+    if not rp_id:
+        rp_id = (public_url.hostname or "").rstrip(".")
+    origins = config["WEBAUTHN_ORIGINS"]
+    if not origins:
+        origins = [f"{public_url.scheme}://{public_url.netloc.lower()}"]
+    return rp_id, origins
 
 
 def validate_config(config: Mapping[str, Any]) -> None:
@@ -330,6 +379,7 @@ def validate_config(config: Mapping[str, Any]) -> None:
         # The otpauth URI's label is "<issuer>:<email>": a colon would split it elsewhere.
         raise ConfigError("MFA_ISSUER must be a non-empty name without ':'")
     _validate_roles(config)
+    _validate_webauthn(config)
     if config["APP_ENV"] == "production":
         validate_production(config)
 
@@ -343,6 +393,30 @@ def _validate_roles(config: Mapping[str, Any]) -> None:
     unknown = [role for role in config["REQUIRE_MFA_ROLES"] if role not in roles]
     if unknown:
         raise ConfigError(f"REQUIRE_MFA_ROLES names {', '.join(unknown)}, which ROLES lacks")
+
+
+def _validate_webauthn(config: Mapping[str, Any]) -> None:
+    """Every origin must be the RP ID or one of its subdomains (WebAuthn's rule: a browser
+    refuses any other), and the RP name must be something an authenticator can show."""
+    rp_id, origins = relying_party(config)
+    # An IP address comes only from PUBLIC_URL's default: the service starts, but browsers
+    # will not offer passkeys there (docs/passkeys.md).
+    if not rp_id or not (DOMAIN.fullmatch(rp_id) or _is_ip(rp_id)):
+        raise ConfigError(
+            f"WEBAUTHN_RP_ID={rp_id!r} is not a domain: set it, or a PUBLIC_URL with a host name"
+        )
+    for origin in origins:
+        url = urlsplit(origin)
+        host = (url.hostname or "").rstrip(".")
+        if url.path or url.query or url.fragment or "@" in url.netloc:
+            raise ConfigError(f"WEBAUTHN_ORIGINS: {origin!r} is not an origin (scheme://host)")
+        if host != rp_id and not host.endswith("." + rp_id):
+            raise ConfigError(
+                f"WEBAUTHN_ORIGINS: {origin!r} is not {rp_id} or a subdomain of it "
+                "(WEBAUTHN_RP_ID), so browsers would refuse its passkeys"
+            )
+    if not config["WEBAUTHN_RP_NAME"] or len(config["WEBAUTHN_RP_NAME"]) > 64:
+        raise ConfigError("WEBAUTHN_RP_NAME must be a name of 1 to 64 characters")
 
 
 def secret_names(config: Mapping[str, Any]) -> tuple[str, ...]:
@@ -378,6 +452,10 @@ def validate_production(config: Mapping[str, Any]) -> None:
         problem = _link_problem(config[name])
         if problem:
             raise ConfigError(f"{name}={config[name]!r} {problem} in production")
+    for origin in relying_party(config)[1]:
+        if not origin.startswith("https://"):
+            # Browsers offer passkeys to http:// pages of localhost only.
+            raise ConfigError(f"WEBAUTHN_ORIGINS: {origin!r} must be https:// in production")
     for name, secret in config["INTROSPECTION_CLIENTS"].items():
         if len(secret.encode()) < MIN_SECRET_BYTES:
             raise ConfigError(

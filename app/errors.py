@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 from app import exceptions as refused
 from app.database_errors import database_unreachable, driver_reason
 from app.mfa import exceptions as mfa
+from app.passkeys import exceptions as passkeys
 
 # Machine-readable codes for the HTTP errors Werkzeug raises by itself.
 HTTP_CODES = {
@@ -135,6 +136,10 @@ ANSWERS: dict[type[refused.ServiceError], Answer] = {
     mfa.InvalidMfaToken: Answer(401, "invalid_token"),
     # The server's keys, not the user's code: the answer of any other outage.
     mfa.MfaSecretUnreadable: Answer(503, "service_unavailable"),
+    # One answer whatever the reason: 400 for a registration, 401 for a login.
+    passkeys.InvalidPasskey: Answer(400, "invalid_passkey"),
+    passkeys.PasskeyLoginFailed: Answer(401, "invalid_passkey"),
+    passkeys.PasskeyNotFound: Answer(404, "not_found"),
 }
 
 

@@ -69,6 +69,12 @@ class User(db.Model):
     # it in step with `mfa_totp`): on the user's row, so that the guard's one query already
     # tells `/me` and a login reads it with the password hash.
     mfa_enabled: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # The WebAuthn user handle (`user.id` of the creation options, `userHandle` of an
+    # assertion): 32 random bytes made at the first passkey registration, never the numeric
+    # id or the email, which an authenticator would then show or leak (app/passkeys/).
+    webauthn_user_handle: Mapped[bytes | None] = mapped_column(
+        sa.LargeBinary(64), unique=True, index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -200,3 +206,47 @@ class MfaChallenge(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     failures: Mapped[int] = mapped_column(default=0, server_default="0")
     spent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Passkey(db.Model):
+    """A WebAuthn credential (a passkey) of a user: its id and public key, as registered.
+
+    `sign_count` is the authenticator's signature counter, which must grow at each login
+    unless it stays 0 (synced passkeys); `backup_eligible` and `backed_up` are the BE and
+    BS flags: a backup-eligible credential is a synced one ("swk"), others "hwk".
+    """
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # At most 1023 bytes (WebAuthn Level 3, credential ID).
+    credential_id: Mapped[bytes] = mapped_column(sa.LargeBinary(1023), unique=True, index=True)
+    public_key: Mapped[bytes] = mapped_column(sa.LargeBinary(2048))
+    sign_count: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    # Space-separated AuthenticatorTransport values ("internal hybrid"), for excludeCredentials.
+    transports: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
+    aaguid: Mapped[str | None] = mapped_column(sa.String(36))
+    backup_eligible: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    backed_up: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    name: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PasskeyChallenge(db.Model):
+    """A WebAuthn challenge waiting for its answer, by the SHA-256 of its value.
+
+    `purpose` is "registration" (then `user_id` is whom it was made for) or "login".
+    Consumed once by a DELETE ... RETURNING (app/passkeys/challenges.py).
+    """
+
+    __tablename__ = "passkey_challenges"
+
+    challenge_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(sa.String(16))
+    user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

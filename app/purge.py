@@ -12,7 +12,8 @@ batch holds the write lock only briefly. Only rows no request can use are touche
 - sessions without a refresh token left and unused since the cutoff (a session always has
   its latest token until that token expires or is revoked, so such a session is over);
 - emailed tokens used or expired before the cutoff;
-- MFA login challenges (`mfaToken`s) spent or expired before the cutoff.
+- MFA login challenges (`mfaToken`s) spent or expired before the cutoff;
+- passkey challenges expired before the cutoff (a spent one is deleted as it is spent).
 
 Access tokens of a purged session are refused like those of an ended one: the guard no
 longer finds their session.
@@ -24,7 +25,14 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import EmailToken, LoginSession, MfaChallenge, RefreshToken, utcnow
+from app.models import (
+    EmailToken,
+    LoginSession,
+    MfaChallenge,
+    PasskeyChallenge,
+    RefreshToken,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,7 @@ class Purged:
     sessions: int
     email_tokens: int
     mfa_challenges: int
+    passkey_challenges: int
 
 
 def _delete_in_batches(model, key, condition, batch_size: int) -> int:
@@ -80,4 +89,10 @@ def purge(older_than: timedelta, batch_size: int = 1000) -> Purged:
         sa.or_(MfaChallenge.expires_at < cutoff, MfaChallenge.spent_at < cutoff),
         batch_size,
     )
-    return Purged(refresh_tokens, sessions, email_tokens, mfa_challenges)
+    passkey_challenges = _delete_in_batches(
+        PasskeyChallenge,
+        PasskeyChallenge.challenge_hash,
+        PasskeyChallenge.expires_at < cutoff,
+        batch_size,
+    )
+    return Purged(refresh_tokens, sessions, email_tokens, mfa_challenges, passkey_challenges)

@@ -5,7 +5,9 @@ import re
 import jsonschema_rs
 import pytest
 
+from tests.authenticator import Authenticator
 from tests.factories import make_user, mfa_user, signed_in_user
+from tests.passkey_support import creation_options, request_options
 from tests.support import PASSWORD
 
 
@@ -114,3 +116,44 @@ def test_both_login_answers_match_the_document(app, client):
         body = client.post("/auth/login", json={"email": email, "password": PASSWORD}).json
         assert answer.is_valid(body), body
     assert not answer.is_valid({"mfaRequired": True})
+
+
+def test_the_passkey_routes_are_documented_with_their_webauthn_shapes(app, client):
+    """The options the service hands out and the credentials it takes are what the document
+    says: the answers validate against its schemas, and so does a real credential."""
+    document = client.get("/openapi.json").json
+    paths = document["paths"]
+    assert paths["/me/passkeys/options"]["post"]["security"] == [{"bearerAuth": []}]
+    assert paths["/auth/passkeys/login"]["post"]["security"] == []
+    assert "401" in paths["/auth/passkeys/login"]["post"]["responses"]
+    assert "404" in paths["/me/passkeys/{passkey_id}"]["delete"]["responses"]
+
+    def answer(path, method, status="200"):
+        content = paths[path][method]["responses"][status]["content"]["application/json"]
+        return jsonschema_rs.validator_for(
+            {**content["schema"], "components": document["components"]}
+        )
+
+    tokens = signed_in_user(app, client)
+    authenticator = Authenticator()
+    created = creation_options(client, tokens)
+    assert answer("/me/passkeys/options", "post").is_valid(created)
+    credential = authenticator.create(created)
+    assert body_validator(document, "/me/passkeys", "post").is_valid({"credential": credential})
+    headers = {"Authorization": f"Bearer {tokens['accessToken']}"}
+    stored = client.post("/me/passkeys", json={"credential": credential}, headers=headers).json
+    passkey = document["components"]["schemas"]["Passkey"]
+    assert set(stored) == set(passkey["properties"]) == set(passkey["required"])
+    requested = request_options(client)
+    assert answer("/auth/passkeys/options", "post").is_valid(requested)
+    assertion = authenticator.get(requested)
+    assert body_validator(document, "/auth/passkeys/login", "post").is_valid(
+        {"credential": assertion}
+    )
+    assert client.post("/auth/passkeys/login", json={"credential": assertion}).status_code == 200
+    # used once, so that `lastUsedAt` is a time (OpenAPI 3.0's `nullable` is not JSON Schema)
+    listed = client.get("/me/passkeys", headers=headers).json
+    assert answer("/me/passkeys", "get").is_valid(listed)
+    assert not body_validator(document, "/auth/passkeys/login", "post").is_valid(
+        {"credential": {**assertion, "rawId": "not base64!"}}
+    )

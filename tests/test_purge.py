@@ -8,7 +8,16 @@ from sqlalchemy import event
 
 from app import email_tokens
 from app.extensions import db
-from app.models import EmailToken, LoginSession, MfaChallenge, RefreshToken, User, new_id, utcnow
+from app.models import (
+    EmailToken,
+    LoginSession,
+    MfaChallenge,
+    PasskeyChallenge,
+    RefreshToken,
+    User,
+    new_id,
+    utcnow,
+)
 
 SESSIONS = 1500  # half revoked, half expired, each with a spent token and its successor
 EMAIL_TOKENS = 1200  # half used, half expired
@@ -115,7 +124,7 @@ def test_purge_removes_dead_rows_in_batches_and_reports_them(app, runner, store)
 
     assert output == (
         f"removed {2 * SESSIONS} refresh tokens, {SESSIONS} sessions, {EMAIL_TOKENS} "
-        "emailed tokens and 0 MFA challenges (ended more than 3d ago)"
+        "emailed tokens, 0 MFA challenges and 0 passkey challenges (ended more than 3d ago)"
     )
     assert len(statements) == 2 * SESSIONS // 500 + 1  # full batches, then an empty one
     # what is left: the live session (spent token + successor), the session ended just now
@@ -125,8 +134,8 @@ def test_purge_removes_dead_rows_in_batches_and_reports_them(app, runner, store)
     assert count(app, LoginSession) == 2
     assert count(app, EmailToken) == 2
     assert purge(runner) == (
-        "removed 0 refresh tokens, 0 sessions, 0 emailed tokens and 0 MFA challenges "
-        "(ended more than 3d ago)"
+        "removed 0 refresh tokens, 0 sessions, 0 emailed tokens, 0 MFA challenges and "
+        "0 passkey challenges (ended more than 3d ago)"
     )
 
 
@@ -178,14 +187,51 @@ def test_purge_removes_spent_and_expired_mfa_challenges(app, runner):
         )
         db.session.commit()
 
-    assert purge(runner).endswith("and 2 MFA challenges (ended more than 3d ago)")
+    assert purge(runner).endswith(
+        "2 MFA challenges and 0 passkey challenges (ended more than 3d ago)"
+    )
     with app.app_context():
         left = set(db.session.scalars(sa.select(MfaChallenge.token_hash)))
     assert left == {"expired just now", "spent just now", "live"}
     assert purge(runner, "--older-than", "0").endswith(
-        "and 2 MFA challenges (ended more than 0s ago)"
+        "2 MFA challenges and 0 passkey challenges (ended more than 0s ago)"
     )
     assert count(app, MfaChallenge) == 1
+
+
+def test_purge_removes_expired_passkey_challenges(app, runner):
+    with app.app_context():
+        user = User(email="passkey@example.com", password_hash="x")
+        db.session.add(user)
+        db.session.flush()
+        expiries = {
+            "expired long ago": ago(days=10),
+            "expired just now": ago(minutes=1),
+            "live": ago(minutes=-5),
+        }
+        db.session.execute(
+            sa.insert(PasskeyChallenge),
+            [
+                {
+                    "challenge_hash": name,
+                    "purpose": "login" if name != "live" else "registration",
+                    "user_id": None if name != "live" else user.id,
+                    "created_at": ago(days=11),
+                    "expires_at": expires_at,
+                }
+                for name, expires_at in expiries.items()
+            ],
+        )
+        db.session.commit()
+
+    assert purge(runner).endswith("and 1 passkey challenges (ended more than 3d ago)")
+    with app.app_context():
+        left = set(db.session.scalars(sa.select(PasskeyChallenge.challenge_hash)))
+    assert left == {"expired just now", "live"}
+    assert purge(runner, "--older-than", "0").endswith(
+        "and 1 passkey challenges (ended more than 0s ago)"
+    )
+    assert count(app, PasskeyChallenge) == 1
 
 
 @pytest.mark.parametrize(

@@ -55,11 +55,11 @@ def _shown(delta: timedelta) -> str:
     help="Rows deleted per transaction.",
 )
 def purge_command(older_than: timedelta, batch_size: int) -> None:
-    """Delete expired and long-revoked tokens, ended sessions and spent or expired MFA
-    login challenges, in short batches."""
+    """Delete expired and long-revoked tokens, ended sessions, spent or expired MFA login
+    challenges and expired passkey challenges, in short batches."""
     purged = purge.purge(older_than, batch_size)
     click.echo(
         f"removed {purged.refresh_tokens} refresh tokens, {purged.sessions} sessions, "
-        f"{purged.email_tokens} emailed tokens and {purged.mfa_challenges} MFA challenges "
-        f"(ended more than {_shown(older_than)} ago)"
+        f"{purged.email_tokens} emailed tokens, {purged.mfa_challenges} MFA challenges and "
+        f"{purged.passkey_challenges} passkey challenges (ended more than {_shown(older_than)} ago)"
     )

@@ -71,7 +71,21 @@ class Parser(FlaskParser):
         ((location, messages),) = error.messages.items()
         if not isinstance(messages, dict):
             messages = {"_schema": messages}
-        raise APIError(400, "validation_error", INVALID[location], messages)
+        raise APIError(400, "validation_error", INVALID[location], flat_details(messages))
+
+
+def flat_details(messages: dict, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's messages with those of nested objects and lists under dotted names
+    (`credential.response.clientDataJSON`, `transports.0`): the contract's `details` map a
+    field to a list of messages."""
+    flat: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flat_details(value, f"{name}."))
+        else:
+            flat[name] = value if isinstance(value, list) else [value]
+    return flat
 
 
 class Api(flask_smorest.Api):
