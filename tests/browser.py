@@ -154,6 +154,29 @@ class Browser:
             headers or {},
         )
 
+    def virtual_authenticator(self) -> str:
+        """Give this tab a platform authenticator that holds passkeys and verifies the
+        user at once (DevTools' WebAuthn domain); its id."""
+        self.driver.execute_cdp_cmd("WebAuthn.enable", {"enableUI": False})
+        options = {
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": True,
+            "hasUserVerification": True,
+            "isUserVerified": True,
+            "automaticPresenceSimulation": True,
+        }
+        added = self.driver.execute_cdp_cmd(
+            "WebAuthn.addVirtualAuthenticator", {"options": options}
+        )
+        return added["authenticatorId"]
+
+    def passkeys_held(self, authenticator: str) -> list[dict]:
+        """The credentials the virtual authenticator holds."""
+        return self.driver.execute_cdp_cmd(
+            "WebAuthn.getCredentials", {"authenticatorId": authenticator}
+        )["credentials"]
+
     def csp_refusals(self) -> list[str]:
         """What the Content-Security-Policy blocked so far, from the console."""
         return [line for line in self.console() if "Content Security Policy" in line]

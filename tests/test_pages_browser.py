@@ -347,3 +347,38 @@ def test_an_unverified_account_asks_for_a_new_link_from_the_sign_in_page(browser
             "Email address verified."
         )
         signed_in(browser, strict, "val@example.com")
+
+
+def test_add_a_passkey_then_sign_in_with_it_without_a_password(browser, service):
+    authenticator = browser.virtual_authenticator()
+    service.signup("pip@example.com")
+    signed_in(browser, service, "pip@example.com")
+    browser.says("passkeys-none", "no passkeys")
+
+    browser.fill("passkey-name", "Laptop")
+    browser.click_submit("passkey-form")
+    browser.says("passkeys-notice", "The passkey Laptop was added.")
+    assert "not used yet" in browser.says("passkeys-list", "Laptop")
+    [held] = browser.passkeys_held(authenticator)
+    assert held["isResidentCredential"]  # discoverable: signing in asks for no email
+    browser.screenshot("account-passkeys")
+
+    browser.click("sign-out")
+    browser.at("/login")
+    browser.screenshot("login-passkey")
+    browser.click("passkey-sign-in")  # no email, no password
+    assert_signed_in_as(browser, "pip@example.com")
+    browser.says("passkeys-list", "last used")
+
+    remove = "#passkeys-list li button"
+    browser.wait(lambda driver: driver.find_elements(By.CSS_SELECTOR, remove), "Remove")
+    browser.driver.find_element(By.CSS_SELECTOR, remove).click()
+    browser.says("passkeys-notice", "The passkey Laptop was removed.")
+    browser.visible("passkeys-none")
+
+    browser.click("sign-out")
+    browser.at("/login")
+    browser.click("passkey-sign-in")  # the authenticator still holds it; the service does not
+    browser.visible("password-error")
+    assert browser.focused() == "password-error"
+    assert browser.path() == "/login"

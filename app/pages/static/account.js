@@ -1,6 +1,7 @@
 // /account: signs in from the refresh cookie, then shows the profile and wires each section.
 import * as api from "./api.js";
 import { setUpSecondFactor } from "./mfa.js";
+import { setUpPasskeys } from "./passkeys.js";
 import { setUpPassword } from "./password.js";
 import { loadSessions, setUpSessions } from "./sessions.js";
 import { $, onClick, onSubmit, say, show, when } from "./ui.js";
@@ -33,7 +34,7 @@ async function start() {
   const me = await api.call("GET", "/me");
   showProfile(me);
   setUpSecondFactor(me.mfaEnabled);
-  await loadSessions();
+  await Promise.all([loadSessions(), setUpPasskeys()]);
   show($("loading"), false);
   show($("signed-in"));
 }

@@ -80,24 +80,26 @@ export function refresh() {
   return refreshing;
 }
 
+// A sign-in in cookie mode: the refresh token goes to the cookie, the access token here.
+function signInAt(path, body) {
+  return send("POST", path, { body, headers: COOKIE_MODE });
+}
+
 /** Sign in with a password: `{mfaRequired, mfaToken}` when a second factor is asked. */
 export async function signIn(email, password) {
-  const answer = await send("POST", "/auth/login", {
-    body: { email, password },
-    headers: COOKIE_MODE,
-  });
+  const answer = await signInAt("/auth/login", { email, password });
   return answer.mfaRequired ? answer : keep(answer);
 }
 
 /** The second step of a sign-in: a TOTP code, or a recovery code. */
 export async function verifySecondFactor(mfaToken, code) {
   const field = /^\d{6}$/.test(code) ? "code" : "recoveryCode";
-  return keep(
-    await send("POST", "/auth/mfa/verify", {
-      body: { mfaToken, [field]: code },
-      headers: COOKIE_MODE,
-    }),
-  );
+  return keep(await signInAt("/auth/mfa/verify", { mfaToken, [field]: code }));
+}
+
+/** Sign in with a passkey: the credential (JSON) the authenticator gave. */
+export async function signInWithPasskey(credential) {
+  return keep(await signInAt("/auth/passkeys/login", { credential }));
 }
 
 /** A call that needs no sign-in (forgot or reset password, the mailed links). */

@@ -1,6 +1,7 @@
 // /login: email and password, then the second factor when the account has one.
 import * as api from "./api.js";
 import { $, onClick, onSubmit, say, show } from "./ui.js";
+import { supportsPasskeys, usePasskey } from "./webauthn.js";
 
 const passwordForm = $("password-form");
 const mfaForm = $("mfa-form");
@@ -11,6 +12,7 @@ function passwordStep(message) {
   mfaForm.reset();
   show(mfaForm, false);
   show(passwordForm);
+  show($("passkey-area"), supportsPasskeys());
   say($("password-error"), message, { focus: Boolean(message) });
   if (!message) $("email").focus();
 }
@@ -33,6 +35,7 @@ onSubmit(passwordForm, $("password-error"), async ({ email, password }) => {
   mfaToken = answer.mfaToken;
   passwordForm.reset();
   show(passwordForm, false);
+  show($("passkey-area"), false);
   show(mfaForm);
   $("code").focus();
 });
@@ -52,6 +55,15 @@ onSubmit(mfaForm, $("mfa-error"), async ({ code }) => {
 });
 
 $("mfa-cancel").addEventListener("click", () => passwordStep(""));
+
+if (supportsPasskeys()) {
+  show($("passkey-area"));
+  onClick($("passkey-sign-in"), $("password-error"), async () => {
+    const options = await api.anonymous("POST", "/auth/passkeys/options", {});
+    await api.signInWithPasskey(await usePasskey(options));
+    window.location.assign("/account");
+  });
+}
 
 onClick($("resend-verification"), $("password-error"), async () => {
   const email = $("email").value;

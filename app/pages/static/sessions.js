@@ -1,6 +1,6 @@
 // The Sessions section of /account: list them, end one, end them all.
 import * as api from "./api.js";
-import { $, element, onClick, problem, say, when } from "./ui.js";
+import { $, element, onClick, say, when } from "./ui.js";
 
 function describe(session) {
   const where = [session.userAgent || "Unknown browser", session.ip].filter(Boolean).join(" · ");
@@ -19,16 +19,10 @@ function row(session) {
     className: "secondary",
     attributes: { type: "button", "aria-label": `End the session: ${describe(session)}` },
   });
-  end.addEventListener("click", async () => {
-    end.disabled = true;
-    try {
-      await api.call("DELETE", `/me/sessions/${encodeURIComponent(session.id)}`);
-      say($("sessions-notice"), "The session has ended.");
-      await loadSessions();
-    } catch (error) {
-      end.disabled = false;
-      say($("sessions-error"), problem(error), { focus: true });
-    }
+  onClick(end, $("sessions-error"), async () => {
+    await api.call("DELETE", `/me/sessions/${encodeURIComponent(session.id)}`);
+    say($("sessions-notice"), "The session has ended.");
+    await loadSessions();
   });
   item.append(end);
   return item;
