@@ -14,7 +14,8 @@ rounds so that drift hits every phase alike:
 
 then `POST /auth/login` at bcrypt cost 12 against the bcrypt limit measured here, and a
 soak of /me and refresh together, reading every worker's RSS before and after. It prints
-the table and the targets; `--docs` also writes them into docs/performance.md.
+the table and the targets; `--docs` also writes them into docs/performance.md, and a
+summary into README.md.
 
 Usage: .venv/bin/python -m bench [--backend both] [--seconds 5] [--rounds 3] [--soak 60]
 """
@@ -38,6 +39,7 @@ from bench import load, report, round_trips, store
 from bench.fje import create_fje_app
 from bench.load import Load
 from tests.live import gunicorn_process, migrate
+from tests.support import SAFE_PRODUCTION
 
 CONNECTIONS = 16
 CLIENT_USERS = 64
@@ -72,14 +74,11 @@ def service_env(database_url: str, secrets_: dict[str, str]) -> dict[str, str]:
         **os.environ,
         "APP_ENV": "production",
         "DATABASE_URL": database_url,
+        # What else production insists on (SMTP mail, https:// links); the benchmark mails none.
+        **SAFE_PRODUCTION,
         **secrets_,
         "JWT_ACCESS_TTL": "3600",
         "BCRYPT_ROUNDS": str(BCRYPT_COST),
-        # Production refuses console mail and links to localhost; the benchmark sends none.
-        "MAIL_BACKEND": "smtp",
-        "RESET_URL_TEMPLATE": "https://app.example.com/reset?token={token}",
-        "VERIFY_URL_TEMPLATE": "https://app.example.com/verify?token={token}",
-        "EMAIL_CHANGE_URL_TEMPLATE": "https://app.example.com/confirm-email?token={token}",
         **{name: "1000000 per minute" for name in LIMIT_SETTINGS},
     }
 
@@ -228,7 +227,9 @@ def main() -> None:
         help="a server where the benchmark may create and drop its auth_bench_* databases",
     )
     parser.add_argument(
-        "--docs", action="store_true", help="write the results to docs/performance.md"
+        "--docs",
+        action="store_true",
+        help="write the results to docs/performance.md and their summary to README.md",
     )
     args = parser.parse_args()
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
@@ -242,7 +243,7 @@ def main() -> None:
     print(text)
     report.save(results, machine)
     if args.docs:
-        report.write_docs(text)
+        report.write_docs(text, report.summary(results, machine))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""The benchmark's results: the table, the targets, the machine, and the section of
-docs/performance.md that shows them."""
+"""The benchmark's results: the table, the targets, the machine, the section of
+docs/performance.md that shows them and the summary of them in the README."""
 
 import json
 import os
@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 PERFORMANCE_PAGE = ROOT / "docs" / "performance.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+README = ROOT / "README.md"
+SUMMARY_START, SUMMARY_END = "<!-- bench-summary:start -->", "<!-- bench-summary:end -->"
 # pymalloc takes memory from the system in 1 MiB arenas: less than one is not a trend.
 LEAK_KIB = 1024
 LABELS = {
@@ -201,9 +203,39 @@ def save(results: dict, machine: dict) -> None:
     RESULTS.write_text(json.dumps({"machine": machine, "results": results}, indent=2) + "\n")
 
 
-def write_docs(text: str) -> None:
-    page = PERFORMANCE_PAGE.read_text()
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
+def summary(results: dict, machine: dict) -> str:
+    """The README's lines: per database, the figures a reader compares services by."""
+    lines = [
+        f"Measured by `make bench` on {machine['date']} ({machine['cores']} cores; gunicorn "
+        "in production mode, wrk on 127.0.0.1 with 16 connections; the median of "
+        f"{machine['rounds']} rounds). Every figure and how it is taken: "
+        "[Performance](docs/performance.md).",
+        "",
+        "| database | `GET /me` requests/s | p99 ms | ÷ unauthenticated floor "
+        "| ÷ flask-jwt-extended | `POST /auth/refresh` requests/s | login ÷ bcrypt limit |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for backend, result in results.items():
+        phases = result["phases"]
+        me = phases["me"]
+        lines.append(
+            f"| {'PostgreSQL' if backend == 'postgres' else 'SQLite'} | {me['rps']:,.0f} | "
+            f"{me['p99_us'] / 1000:.1f} | {me['rps'] / phases['reference']['rps']:.2f} | "
+            f"{me['rps'] / phases['fje_me']['rps']:.2f} | {phases['refresh']['rps']:,.0f} | "
+            f"{phases['login']['rps'] / result['bcrypt']['limit_rps']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def write_docs(text: str, summary_text: str) -> None:
+    """The results into docs/performance.md, and their summary into the README."""
+    _replace_section(PERFORMANCE_PAGE, START, END, text)
+    _replace_section(README, SUMMARY_START, SUMMARY_END, summary_text)
+
+
+def _replace_section(path: Path, start: str, end: str, text: str) -> None:
+    page = path.read_text()
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
     if not pattern.search(page):
-        raise SystemExit(f"docs/performance.md has no {START} ... {END} section to write into")
-    PERFORMANCE_PAGE.write_text(pattern.sub(lambda _: f"{START}\n{text}\n{END}", page))
+        raise SystemExit(f"{path.relative_to(ROOT)} has no {start} ... {end} section to write into")
+    path.write_text(pattern.sub(lambda _: f"{start}\n{text}\n{end}", page))

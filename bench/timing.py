@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
-from cryptography.fernet import Fernet
 
 from tests.live import call, free_port, gunicorn, migrate, service_env
+from tests.support import SAFE_PRODUCTION
 
 PASSWORD = "correct horse battery"
 
@@ -72,19 +72,15 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             env = service_env(
+                **SAFE_PRODUCTION,
                 APP_ENV="production",
                 JWT_ACCESS_SECRET=secrets.token_urlsafe(48),
                 JWT_REFRESH_SECRET=secrets.token_urlsafe(48),
-                MFA_ENCRYPTION_KEY=Fernet.generate_key().decode(),
                 DATABASE_URL=f"sqlite:///{Path(tmp) / 'timing.db'}",
                 BCRYPT_ROUNDS=str(args.rounds),
                 RATELIMIT_ENABLED="false",
-                MAIL_BACKEND="smtp",
                 SMTP_HOST="127.0.0.1",
                 SMTP_PORT=str(mail.port),
-                RESET_URL_TEMPLATE="https://app.example.com/reset?token={token}",
-                VERIFY_URL_TEMPLATE="https://app.example.com/verify?token={token}",
-                EMAIL_CHANGE_URL_TEMPLATE="https://app.example.com/confirm-email?token={token}",
                 MAIL_ASYNC="true",
             )
             migrate(env)
