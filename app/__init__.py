@@ -26,7 +26,7 @@ from dotenv import find_dotenv, load_dotenv
 from flask import Flask
 from flask.helpers import get_debug_flag
 
-from app import audit, database, headers, keys, outbox, proxies, ratelimit, tokens
+from app import audit, database, dev_server_log, headers, keys, outbox, proxies, ratelimit, tokens
 from app import config as configuration
 from app.bodies import Request
 from app.errors import register_error_handlers
@@ -48,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     audit.init_app(app)
     headers.init_app(app)
     proxies.init_app(app)
+    dev_server_log.init_app(app)
     return app
 
 
