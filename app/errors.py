@@ -140,6 +140,7 @@ ANSWERS: dict[type[refused.ServiceError], Answer] = {
     passkeys.InvalidPasskey: Answer(400, "invalid_passkey"),
     passkeys.PasskeyLoginFailed: Answer(401, "invalid_passkey"),
     passkeys.PasskeyNotFound: Answer(404, "not_found"),
+    passkeys.TooManyPasskeys: Answer(409, "too_many_passkeys"),
 }
 
 

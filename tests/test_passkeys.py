@@ -16,7 +16,7 @@ from tests import passkey_support
 from tests.authenticator import Authenticator, b64url, unb64url
 from tests.factories import make_user, mfa_user, signed_in_user, signed_in_with_second_factor
 from tests.passkey_support import add_passkey, creation_options
-from tests.support import PASSWORD, AuthActions
+from tests.support import PASSWORD, AuthActions, at_once
 
 
 @pytest.fixture
@@ -140,6 +140,49 @@ def test_passkeys_list_only_the_callers_own(app, client, tokens):
     other = signed_in_user(app, client, "other@example.com")
 
     assert client.get("/me/passkeys", headers=AuthActions.headers(other)).json == {"passkeys": []}
+
+
+@pytest.fixture
+def limit_of_two(monkeypatch):
+    monkeypatch.setattr("app.passkeys.registration.MAX_PASSKEYS_PER_USER", 2)
+
+
+TOO_MANY = {
+    "error": "An account can have at most 2 passkeys; remove one to add another.",
+    "code": "too_many_passkeys",
+}
+
+
+def test_an_account_holds_a_bounded_number_of_passkeys(client, tokens, limit_of_two):
+    for name in ("Phone", "Laptop"):
+        assert add_passkey(client, tokens, Authenticator(), name=name).status_code == 201
+
+    refused = client.post("/me/passkeys/options", headers=AuthActions.headers(tokens))
+    assert (refused.status_code, refused.json) == (409, TOO_MANY)
+
+    first = client.get("/me/passkeys", headers=AuthActions.headers(tokens)).json["passkeys"][0]
+    client.delete(f"/me/passkeys/{first['id']}", headers=AuthActions.headers(tokens))
+    assert add_passkey(client, tokens, Authenticator(), name="Key").status_code == 201
+
+
+def test_options_asked_early_do_not_pass_the_bound(client, tokens, limit_of_two):
+    add_passkey(client, tokens, Authenticator())
+    early = [Authenticator().create(creation_options(client, tokens)) for _ in range(2)]
+
+    assert register(client, tokens, early[0]).status_code == 201
+    late = register(client, tokens, early[1])
+    assert (late.status_code, late.json) == (409, TOO_MANY)
+
+
+def test_registrations_at_once_do_not_pass_the_bound(app, client, tokens, limit_of_two):
+    add_passkey(client, tokens, Authenticator())
+    early = [Authenticator().create(creation_options(client, tokens)) for _ in range(4)]
+
+    def attempt(index):
+        return register(app.test_client(), tokens, early[index]).status_code
+
+    assert sorted(at_once(4, attempt)) == [201, 409, 409, 409]
+    assert len(stored(app)) == 2
 
 
 def register(client, tokens, credential, **body):

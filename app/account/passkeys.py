@@ -39,11 +39,12 @@ def _relying_party() -> RelyingParty:
 
 @bp.post("/passkeys/options")
 @bp.response(200, CreationOptionsSchema)
-@bp.bearer()
+@bp.bearer(409)
 @login_required
 def passkey_creation_options():
     """Options for `navigator.credentials.create()`: a new challenge, valid 5 minutes for
-    the caller only, and the caller's passkeys to exclude."""
+    the caller only, and the caller's passkeys to exclude (409 `too_many_passkeys` when
+    they hold as many as an account may)."""
     user = _may_add_passkey()
     options = registration.options(user.id, user.email, _relying_party())
     db.session.commit()
@@ -52,7 +53,7 @@ def passkey_creation_options():
 
 @bp.post("/passkeys")
 @bp.response(201, PasskeySchema)
-@bp.bearer()
+@bp.bearer(409)
 @login_required
 @bp.arguments(PasskeyRegistrationSchema)
 def register_passkey(data):

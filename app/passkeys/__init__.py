@@ -28,6 +28,10 @@ ALGORITHMS = [
     COSEAlgorithmIdentifier.ECDSA_SHA_256,
     COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256,
 ]
+# Passkeys one account may hold. Each is listed in every set of creation options (to
+# exclude it) and is a way into the account: a bound keeps both small, and no person
+# needs more (one per device, plus security keys).
+MAX_PASSKEYS_PER_USER = 20
 # RFC 8176 `amr` of a passkey login: a key that verified its user. "swk" (a software-secured
 # key) for a backup-eligible, synced passkey; "hwk" for one bound to its device.
 AMR_SYNCED_PASSKEY = ("swk", "user")

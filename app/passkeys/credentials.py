@@ -1,5 +1,5 @@
-"""The stored passkeys of users: list them, find one by credential id, tell whether one is
-registered, delete one, record a use."""
+"""The stored passkeys of users: list and count them, find one by credential id, tell
+whether one is registered, delete one, record a use."""
 
 from datetime import datetime
 
@@ -40,6 +40,13 @@ def descriptors(user_id: int) -> list[PublicKeyCredentialDescriptor]:
         )
         for passkey in of_user(user_id)
     ]
+
+
+def count(user_id: int) -> int:
+    """How many passkeys `user_id` holds."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(Passkey).where(Passkey.user_id == user_id)
+    )
 
 
 def registered(credential_id: bytes) -> bool:

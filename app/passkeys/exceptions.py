@@ -28,6 +28,15 @@ class PasskeyLoginFailed(InvalidPasskey):
     `user_id`: whose credential it named, when it named a known one."""
 
 
+class TooManyPasskeys(ServiceError):
+    """The account holds MAX_PASSKEYS_PER_USER passkeys already: remove one first."""
+
+    def __init__(self, limit: int):
+        super().__init__(
+            f"An account can have at most {limit} passkeys; remove one to add another."
+        )
+
+
 class PasskeyNotFound(ServiceError):
     """No passkey of the caller by that id: never existed, or someone else's."""
 

@@ -23,9 +23,17 @@ from webauthn.helpers.structs import (
 )
 
 from app.extensions import db
+from app.locks import lock_user
 from app.models import Passkey, User, utcnow
-from app.passkeys import ALGORITHMS, CHALLENGE_TTL_SECONDS, RelyingParty, challenges, credentials
-from app.passkeys.exceptions import InvalidPasskey
+from app.passkeys import (
+    ALGORITHMS,
+    CHALLENGE_TTL_SECONDS,
+    MAX_PASSKEYS_PER_USER,
+    RelyingParty,
+    challenges,
+    credentials,
+)
+from app.passkeys.exceptions import InvalidPasskey, TooManyPasskeys
 from app.passkeys.verification import REFUSALS, refusal_detail
 
 USER_HANDLE_BYTES = 32
@@ -45,7 +53,11 @@ def user_handle(user_id: int) -> bytes:
 
 
 def options(user_id: int, email: str, rp: RelyingParty) -> PublicKeyCredentialCreationOptions:
-    """Creation options for a new passkey of the user, with a new challenge bound to them."""
+    """Creation options for a new passkey of the user, with a new challenge bound to them;
+    TooManyPasskeys if they hold as many as they may."""
+    existing = credentials.descriptors(user_id)
+    if len(existing) >= MAX_PASSKEYS_PER_USER:
+        raise TooManyPasskeys(MAX_PASSKEYS_PER_USER)
     return generate_registration_options(
         rp_id=rp.id,
         rp_name=rp.name,
@@ -59,7 +71,7 @@ def options(user_id: int, email: str, rp: RelyingParty) -> PublicKeyCredentialCr
             resident_key=ResidentKeyRequirement.REQUIRED,
             user_verification=UserVerificationRequirement.REQUIRED,
         ),
-        exclude_credentials=credentials.descriptors(user_id),
+        exclude_credentials=existing,
         supported_pub_key_algs=ALGORITHMS,
     )
 
@@ -70,7 +82,11 @@ def verify(
     """Store the passkey `credential` holds, made for a live registration challenge of
     `user_id` on one of our origins for our RP ID, by an authenticator that verified its
     user. InvalidPasskey (with the reason) for anything else, a credential registered
-    already (by anyone) included; the challenge is spent either way."""
+    already (by anyone) included; the challenge is spent either way. TooManyPasskeys if
+    the user holds as many as they may: counted under their row lock, taken before the
+    challenge's (the order of app/locks.py), so registrations at once cannot pass the
+    bound together."""
+    lock_user(user_id)
     challenge = challenges.take(
         credential.response.client_data_json, challenges.REGISTRATION, InvalidPasskey, user_id
     )
@@ -87,6 +103,8 @@ def verify(
         raise InvalidPasskey("rejected", refusal_detail(exc), user_id) from None
     if credentials.registered(verified.credential_id):
         raise InvalidPasskey("already_registered", user_id=user_id)
+    if credentials.count(user_id) >= MAX_PASSKEYS_PER_USER:
+        raise TooManyPasskeys(MAX_PASSKEYS_PER_USER)
     passkey = Passkey(
         user_id=user_id,
         credential_id=verified.credential_id,
