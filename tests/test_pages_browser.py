@@ -43,6 +43,15 @@ class Service:
         )
         return status, answer
 
+    def recovery_code_works(self, email: str, recovery_code: str) -> bool:
+        """Whether a password login of `email` completes with `recovery_code`."""
+        status, challenge = self.login(email)
+        assert status == 200 and challenge["mfaRequired"]
+        body = {"mfaToken": challenge["mfaToken"], "recoveryCode": recovery_code}
+        status, _, _ = call(self.api, "POST", "/auth/mfa/verify", body)
+        assert status in (200, 401), status
+        return status == 200
+
     def me(self, access_token: str) -> int:
         return call(self.api, "GET", "/me", headers={"Authorization": f"Bearer {access_token}"})[0]
 
@@ -193,11 +202,15 @@ def test_the_browser_keeps_the_refresh_cookie_and_makes_the_csrf_proof(browser, 
     assert browser.cookies()["__Secure-refresh_token"]["value"] != refresh["value"]  # rotated
 
 
-def test_enroll_totp_then_sign_in_with_the_code(browser, service):
-    service.signup("robin@example.com")
-    signed_in(browser, service, "robin@example.com")
-    browser.says("mfa-status", "Off")
+def shown_recovery_codes(browser) -> list[str]:
+    items = browser.visible("mfa-codes-list").find_elements(By.TAG_NAME, "li")
+    return [item.text for item in items]
 
+
+def enroll_totp(browser) -> tuple[str, list[str]]:
+    """Turn TOTP on from the account page, as a person with an authenticator app does;
+    the secret, and the recovery codes the page shows."""
+    browser.says("mfa-status", "Off")
     browser.click("mfa-start")
     qr = browser.visible("mfa-qr")
     assert qr.get_attribute("src").startswith("blob:")  # the SVG as an image, not as markup
@@ -207,10 +220,15 @@ def test_enroll_totp_then_sign_in_with_the_code(browser, service):
     browser.fill("mfa-enroll-code", code(secret, now=datetime.now(UTC)))
     browser.click_submit("mfa-enroll-form")
     browser.says("mfa-status", "On")
-    recovery_codes = [
-        item.text for item in browser.visible("mfa-codes-list").find_elements(By.TAG_NAME, "li")
-    ]
+    recovery_codes = shown_recovery_codes(browser)
     assert len(recovery_codes) == 10
+    return secret, recovery_codes
+
+
+def test_enroll_totp_then_sign_in_with_the_code(browser, service):
+    service.signup("robin@example.com")
+    signed_in(browser, service, "robin@example.com")
+    secret, recovery_codes = enroll_totp(browser)
     browser.screenshot("account-totp-recovery-codes")
 
     browser.click("sign-out")
@@ -228,6 +246,32 @@ def test_enroll_totp_then_sign_in_with_the_code(browser, service):
     browser.click_submit("mfa-disable-form")
     browser.says("mfa-status", "Off")
     assert service.login("robin@example.com")[1]["accessToken"]  # no second step any more
+
+
+def test_get_new_recovery_codes_and_the_old_ones_stop_working(browser, service):
+    service.signup("noa@example.com")
+    signed_in(browser, service, "noa@example.com")
+    _, old_codes = enroll_totp(browser)
+
+    browser.fill("mfa-renew-code", "not-a-code")
+    browser.click_submit("mfa-renew-form")
+    browser.visible("mfa-renew-error")
+    assert browser.focused() == "mfa-renew-error"
+    assert shown_recovery_codes(browser) == old_codes  # nothing changed
+
+    browser.fill("mfa-renew-code", old_codes[0])  # a recovery code proves the factor too
+    browser.click_submit("mfa-renew-form")
+    browser.says("mfa-codes-notice", "the old ones no longer work")
+    assert browser.focused() == "mfa-codes-notice"  # read out, with the codes after it
+    new_codes = shown_recovery_codes(browser)
+    assert len(new_codes) == 10 and not set(new_codes) & set(old_codes)
+    browser.screenshot("account-totp-new-recovery-codes")
+
+    assert not service.recovery_code_works("noa@example.com", old_codes[1])
+    assert service.recovery_code_works("noa@example.com", new_codes[0])
+    browser.open(f"{service.base}/account")  # shown once: a new load has no codes to show
+    browser.says("mfa-status", "On")
+    assert not browser.driver.find_element(By.ID, "mfa-codes").is_displayed()
 
 
 def test_reset_a_forgotten_password_from_the_mailed_link(browser, service):
