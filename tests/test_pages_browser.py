@@ -345,6 +345,39 @@ def test_end_another_session_from_the_account_page(browser, service):
     assert len(browser.driver.find_elements(By.CSS_SELECTOR, "#sessions-list li")) == 1
 
 
+def test_delete_the_account_after_confirming_it(browser, service):
+    service.signup("dee@example.com")
+    status, other = service.login("dee@example.com")  # another device
+    assert status == 200
+    signed_in(browser, service, "dee@example.com")
+    refresh_token = browser.cookies()["__Secure-refresh_token"]["value"]
+
+    browser.click("delete-start")  # nothing is deleted yet: the confirmation opens
+    assert browser.focused() == "delete-password"
+    browser.screenshot("account-delete")
+    browser.click("delete-cancel")
+    browser.gone("delete-form")
+    assert browser.focused() == "delete-start"
+
+    browser.click("delete-start")
+    browser.fill("delete-password", "not the password")
+    browser.click_submit("delete-form")
+    browser.says("delete-error", "The password is incorrect.")
+    assert browser.focused() == "delete-error"
+    assert service.me(other["accessToken"]) == 200  # still there
+
+    browser.fill("delete-password", PASSWORD)
+    browser.click_submit("delete-form")
+    browser.at("/login")  # and the message's parameter is out of the address
+    browser.says("login-notice", "Your account has been deleted.")
+    browser.screenshot("login-account-deleted")
+    assert not {"__Secure-refresh_token", "__Host-csrf_token"} & set(browser.cookies())
+    refreshed = call(service.api, "POST", "/auth/refresh", {"refreshToken": refresh_token})
+    assert refreshed[0] == 401  # the cookie the browser held is dead as well as gone
+    assert service.me(other["accessToken"]) == 401
+    assert service.login("dee@example.com")[0] == 401
+
+
 def test_the_pages_fit_a_phone_screen(service):
     service.signup("lee@example.com")
     with chromium(width=375, height=812) as phone:

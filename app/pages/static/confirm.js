@@ -2,9 +2,9 @@
 // Not on load: mail scanners that open every link would use the token up. The token is
 // taken out of the address bar as soon as the page reads it.
 import * as api from "./api.js";
-import { $, onClick, say, show, takeTokenFromAddress } from "./ui.js";
+import { $, onClick, say, show, takeFromAddress } from "./ui.js";
 
-const token = takeTokenFromAddress();
+const token = takeFromAddress("token");
 const button = $("confirm-button");
 
 if (token) {

@@ -1,6 +1,6 @@
 // /login: email and password, then the second factor when the account has one.
 import * as api from "./api.js";
-import { $, onClick, onSubmit, say, show } from "./ui.js";
+import { $, onClick, onSubmit, say, show, takeFromAddress } from "./ui.js";
 import { supportsPasskeys, usePasskey } from "./webauthn.js";
 
 const passwordForm = $("password-form");
@@ -71,3 +71,7 @@ onClick($("resend-verification"), $("password-error"), async () => {
   show($("unverified"), false);
   say($("password-notice"), answer.message, { focus: true });
 });
+
+if (takeFromAddress("account") === "deleted") {
+  say($("login-notice"), "Your account has been deleted.", { focus: true });
+}

@@ -1,9 +1,9 @@
 // /reset: without a token, ask for a reset link by mail; with the mailed ?token=, choose
 // a new password. The token is taken out of the address bar as soon as the page reads it.
 import * as api from "./api.js";
-import { $, onSubmit, say, show, takeTokenFromAddress } from "./ui.js";
+import { $, onSubmit, say, show, takeFromAddress } from "./ui.js";
 
-const token = takeTokenFromAddress();
+const token = takeFromAddress("token");
 
 onSubmit($("forgot-form"), $("forgot-error"), async ({ email }) => {
   const answer = await api.anonymous("POST", "/auth/forgot-password", { email });
