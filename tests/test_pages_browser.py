@@ -105,6 +105,15 @@ def service(tmp_path_factory):
         yield service
 
 
+@pytest.fixture(scope="module")
+def strict_service(tmp_path_factory):
+    """A service that keeps an account out until its address is verified."""
+    directory = tmp_path_factory.mktemp("strict")
+    settings = {"REQUIRE_EMAIL_VERIFICATION": "true", "VERIFY_RESEND_INTERVAL": "0"}
+    with running_service(directory, **settings) as service:
+        yield service
+
+
 @pytest.fixture
 def browser():
     with chromium() as browser:
@@ -381,7 +390,7 @@ def test_delete_the_account_after_confirming_it(browser, service):
 def test_the_pages_fit_a_phone_screen(service):
     service.signup("lee@example.com")
     with chromium(width=375, height=812) as phone:
-        for path in ("/login", "/reset", "/verify?token=x", "/confirm-email?token=x"):
+        for path in ("/login", "/register", "/reset", "/verify?token=x", "/confirm-email?token=x"):
             phone.open(f"{service.base}{path}")
             phone.visible("main")
             assert not phone.overflows(), path
@@ -413,24 +422,78 @@ def test_change_the_password_then_sign_out_everywhere(browser, service):
     browser.at("/login")
 
 
-def test_an_unverified_account_asks_for_a_new_link_from_the_sign_in_page(browser, tmp_path):
-    settings = {"REQUIRE_EMAIL_VERIFICATION": "true", "VERIFY_RESEND_INTERVAL": "0"}
-    with running_service(tmp_path, **settings) as strict:
-        strict.signup("val@example.com")
-        first = strict.mailed_token("val@example.com", "/verify")
-        sign_in(browser, strict, "val@example.com")
-        browser.says("password-error", "Confirm your email address")
-        browser.click("resend-verification")
-        browser.says("password-notice", "verification link")
-        browser.screenshot("login-unverified")
+def confirm_a_second_link(browser, service, email: str, first: str) -> None:
+    """After the page asked for a new verification link: it comes, the first one was
+    not reused, and it confirms the address."""
+    wait_for(lambda: len(service.links(email, "/verify")) > 1, "a second link")
+    token = service.mailed_token(email, "/verify")
+    assert token != first
+    assert confirm_from_link(browser, service, "/verify", token, "verify-again") == (
+        "Email address verified."
+    )
 
-        wait_for(lambda: len(strict.links("val@example.com", "/verify")) > 1, "a second link")
-        token = strict.mailed_token("val@example.com", "/verify")
-        assert token != first
-        assert confirm_from_link(browser, strict, "/verify", token, "verify-again") == (
-            "Email address verified."
-        )
-        signed_in(browser, strict, "val@example.com")
+
+def test_an_unverified_account_asks_for_a_new_link_from_the_sign_in_page(browser, strict_service):
+    strict_service.signup("val@example.com")
+    first = strict_service.mailed_token("val@example.com", "/verify")
+    sign_in(browser, strict_service, "val@example.com")
+    browser.says("password-error", "Confirm your email address")
+    browser.click("resend-verification")
+    browser.says("password-notice", "verification link")
+    browser.screenshot("login-unverified")
+
+    confirm_a_second_link(browser, strict_service, "val@example.com", first)
+    signed_in(browser, strict_service, "val@example.com")
+
+
+def test_sign_up_then_land_on_the_account_page(browser, service):
+    browser.open(f"{service.base}/login")
+    browser.click_link("Create an account")
+    browser.at("/register")
+    browser.screenshot("register")
+
+    browser.fill("email", "uma@example.com")
+    browser.fill("password", "password1")  # too common: the service's policy says so
+    browser.click_submit("register-form")
+    browser.says("password-problem", "too common")
+    assert browser.focused() == "register-error"
+    field = browser.driver.find_element(By.ID, "password")
+    assert field.get_attribute("aria-invalid") == "true"
+    assert "password-problem" in field.get_attribute("aria-describedby")  # read with it
+    browser.screenshot("register-error")
+
+    browser.fill("password", PASSWORD)
+    browser.click_submit("register-form")
+    assert_signed_in_as(browser, "uma@example.com")
+    assert browser.text("profile-verified") == "Not yet"
+    assert service.links("uma@example.com", "/verify")  # the verification link went out
+
+    browser.click("sign-out")
+    browser.at("/login")
+    browser.click_link("Create an account")
+    browser.fill("email", "UMA@example.com")
+    browser.fill("password", PASSWORD)
+    browser.click_submit("register-form")
+    browser.says("register-error", "already exists")
+    browser.click_link("Sign in")
+    browser.at("/login")
+
+
+def test_sign_up_where_the_address_must_be_confirmed_first(browser, strict_service):
+    browser.open(f"{strict_service.base}/register")
+    browser.fill("email", "una@example.com")
+    browser.fill("password", PASSWORD)
+    browser.click_submit("register-form")
+    browser.says("registered-notice", "We mailed a link to una@example.com")
+    assert browser.focused() == "registered-notice"
+    assert not {"__Secure-refresh_token", "__Host-csrf_token"} & set(browser.cookies())
+    browser.screenshot("register-unverified")
+    first = strict_service.mailed_token("una@example.com", "/verify")
+
+    browser.click("resend-verification")
+    browser.says("registered-notice", "a verification link has been sent")
+    confirm_a_second_link(browser, strict_service, "una@example.com", first)
+    signed_in(browser, strict_service, "una@example.com")
 
 
 def test_add_a_passkey_then_sign_in_with_it_without_a_password(browser, service):
