@@ -2,12 +2,14 @@
 service under gunicorn, mailing through a real SMTP server, reached as http://localhost
 (a secure context, as the Secure and __Host- cookies need).
 
-A person signs in with a password and with the TOTP step, enrolls TOTP from the QR code,
-resets a forgotten password from the mailed link, confirms their address, ends another
-session, and signs out; the browser itself keeps the cookies and makes the CSRF proof.
+A person signs up, signs in with a password and with the TOTP step, enrolls TOTP from the
+QR code and renews the recovery codes, resets a forgotten password from the mailed link,
+confirms their address, ends another session, signs out, and deletes the account; the
+browser itself keeps the cookies and makes the CSRF proof.
 Each page is saved as a screenshot under test-output/screenshots/.
 """
 
+import json
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -62,6 +64,12 @@ class Service:
             for message in self.mailbox.messages
             if message["To"] == to and f"{self.base}{page}?token=" in message.get_content()
         ]
+
+    def refreshes(self) -> int:
+        """How many refreshes the service has answered so far (its access log)."""
+        lines = self.log.read_text(errors="replace").splitlines()
+        records = [json.loads(line) for line in lines if line.startswith('{"log": "access"')]
+        return sum(record["path"] == "/auth/refresh" for record in records)
 
     def mailed_token(self, to: str, page: str) -> str:
         """The token of the newest link to `page` mailed to `to`."""
@@ -494,6 +502,30 @@ def test_sign_up_where_the_address_must_be_confirmed_first(browser, strict_servi
     browser.says("registered-notice", "a verification link has been sent")
     confirm_a_second_link(browser, strict_service, "una@example.com", first)
     signed_in(browser, strict_service, "una@example.com")
+
+
+def test_the_sign_in_page_of_a_signed_in_browser_goes_on_to_the_account(browser, service):
+    service.signup("rio@example.com")
+    signed_in(browser, service, "rio@example.com")
+    browser.says("sessions-list", "This device")
+    before = service.refreshes()
+
+    browser.open(f"{service.base}/login")
+    assert_signed_in_as(browser, "rio@example.com")
+    browser.says("sessions-list", "This device")
+    assert service.refreshes() == before + 1  # the account page's own: /login spent none
+
+    # Every session ends elsewhere: the browser's cookies stay, but its session is dead.
+    status, other = service.login("rio@example.com")
+    assert status == 200
+    bearer = {"Authorization": f"Bearer {other['accessToken']}"}
+    assert call(service.api, "POST", "/auth/logout-all", headers=bearer)[0] == 204
+    browser.open(f"{service.base}/login")
+    browser.wait(lambda _: "__Host-csrf_token" not in browser.cookies(), "it to be forgotten")
+    browser.at("/login")
+    browser.visible("password-form")  # and it stays: no loop between the two pages
+    assert browser.path() == "/login"
+    signed_in(browser, service, "rio@example.com")
 
 
 def test_add_a_passkey_then_sign_in_with_it_without_a_password(browser, service):

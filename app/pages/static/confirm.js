@@ -9,8 +9,9 @@ const button = $("confirm-button");
 
 if (token) {
   onClick(button, $("confirm-error"), async () => {
-    const endpoint = $("confirm").dataset.endpoint;
+    const { endpoint, endsSessions } = $("confirm").dataset;
     const answer = await api.anonymous("POST", endpoint, { token });
+    if (endsSessions) api.forget(); // so that "Sign in" shows the form, not a dead session
     show($("confirm"), false);
     show($("confirm-done"));
     say($("confirm-notice"), answer.message, { focus: true });

@@ -3,6 +3,11 @@ import * as api from "./api.js";
 import { $, onClick, onSubmit, say, show, takeFromAddress } from "./ui.js";
 import { supportsPasskeys, usePasskey } from "./webauthn.js";
 
+// A browser that holds a session goes on to /account, which signs in from the refresh
+// cookie as on every load: looking here spends nothing. If the session turns out to be
+// over, /account forgets it and sends the person back to this form.
+if (api.hasSession()) window.location.replace("/account");
+
 const passwordForm = $("password-form");
 const mfaForm = $("mfa-form");
 let mfaToken = null;

@@ -19,6 +19,7 @@ onSubmit($("reset-form"), $("reset-error"), async ({ password }) => {
     if (error.code === "invalid_reset_token") show($("forgot-form"));
     throw error;
   }
+  api.forget(); // every session has ended, this browser's too
   show($("reset-form"), false);
   show($("reset-done"));
   say($("reset-notice"), `${answer.message}. Every device has been signed out.`, {
