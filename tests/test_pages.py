@@ -17,20 +17,23 @@ from app.headers import SECURITY_HEADERS
 from app.pages.routes import CONTENT_SECURITY_POLICY
 from tests.support import PASSWORD, assert_error, make_app, token_in
 
-PAGES = ["/login", "/account", "/reset", "/verify", "/confirm-email"]
+PAGES = ["/login", "/register", "/account", "/reset", "/verify", "/confirm-email"]
 STATIC = Path(__file__).resolve().parents[1] / "app" / "pages" / "static"
 
 
 class Markup(HTMLParser):
-    """What a page asks the browser to load or run: scripts, styles, inline code."""
+    """What a page asks the browser to load or run (scripts, styles, inline code), and
+    where its links go."""
 
     def __init__(self):
         super().__init__()
-        self.scripts, self.styles, self.inline = [], [], []
+        self.scripts, self.styles, self.inline, self.links = [], [], [], []
         self._in_script = False
 
     def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
+        if tag == "a":
+            self.links.append(attributes.get("href"))
         handlers = [name for name in attributes if name.startswith("on")]
         if handlers or "style" in attributes or tag == "style":
             self.inline.append((tag, attrs))
@@ -118,6 +121,11 @@ def test_no_script_stores_or_parses_html_from_the_service():
         code = script.read_text()
         for forbidden in ("localStorage", "sessionStorage", "innerHTML", "outerHTML", "eval("):
             assert forbidden not in code, (script.name, forbidden)
+
+
+def test_sign_in_and_sign_up_link_to_each_other(pages):
+    assert "/register" in markup(pages.get("/login")).links
+    assert "/login" in markup(pages.get("/register")).links
 
 
 def test_the_api_keeps_its_own_policy(pages):

@@ -2,12 +2,14 @@
 service under gunicorn, mailing through a real SMTP server, reached as http://localhost
 (a secure context, as the Secure and __Host- cookies need).
 
-A person signs in with a password and with the TOTP step, enrolls TOTP from the QR code,
-resets a forgotten password from the mailed link, confirms their address, ends another
-session, and signs out; the browser itself keeps the cookies and makes the CSRF proof.
+A person signs up, signs in with a password and with the TOTP step, enrolls TOTP from the
+QR code and renews the recovery codes, resets a forgotten password from the mailed link,
+confirms their address, ends another session, signs out, and deletes the account; the
+browser itself keeps the cookies and makes the CSRF proof.
 Each page is saved as a screenshot under test-output/screenshots/.
 """
 
+import json
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +45,15 @@ class Service:
         )
         return status, answer
 
+    def recovery_code_works(self, email: str, recovery_code: str) -> bool:
+        """Whether a password login of `email` completes with `recovery_code`."""
+        status, challenge = self.login(email)
+        assert status == 200 and challenge["mfaRequired"]
+        body = {"mfaToken": challenge["mfaToken"], "recoveryCode": recovery_code}
+        status, _, _ = call(self.api, "POST", "/auth/mfa/verify", body)
+        assert status in (200, 401), status
+        return status == 200
+
     def me(self, access_token: str) -> int:
         return call(self.api, "GET", "/me", headers={"Authorization": f"Bearer {access_token}"})[0]
 
@@ -53,6 +64,12 @@ class Service:
             for message in self.mailbox.messages
             if message["To"] == to and f"{self.base}{page}?token=" in message.get_content()
         ]
+
+    def refreshes(self) -> int:
+        """How many refreshes the service has answered so far (its access log)."""
+        lines = self.log.read_text(errors="replace").splitlines()
+        records = [json.loads(line) for line in lines if line.startswith('{"log": "access"')]
+        return sum(record["path"] == "/auth/refresh" for record in records)
 
     def mailed_token(self, to: str, page: str) -> str:
         """The token of the newest link to `page` mailed to `to`."""
@@ -93,6 +110,15 @@ def service(tmp_path_factory):
     # A new verification link may be asked for at once (the account page's button).
     directory = tmp_path_factory.mktemp("browser")
     with running_service(directory, VERIFY_RESEND_INTERVAL="0") as service:
+        yield service
+
+
+@pytest.fixture(scope="module")
+def strict_service(tmp_path_factory):
+    """A service that keeps an account out until its address is verified."""
+    directory = tmp_path_factory.mktemp("strict")
+    settings = {"REQUIRE_EMAIL_VERIFICATION": "true", "VERIFY_RESEND_INTERVAL": "0"}
+    with running_service(directory, **settings) as service:
         yield service
 
 
@@ -193,11 +219,15 @@ def test_the_browser_keeps_the_refresh_cookie_and_makes_the_csrf_proof(browser, 
     assert browser.cookies()["__Secure-refresh_token"]["value"] != refresh["value"]  # rotated
 
 
-def test_enroll_totp_then_sign_in_with_the_code(browser, service):
-    service.signup("robin@example.com")
-    signed_in(browser, service, "robin@example.com")
-    browser.says("mfa-status", "Off")
+def shown_recovery_codes(browser) -> list[str]:
+    items = browser.visible("mfa-codes-list").find_elements(By.TAG_NAME, "li")
+    return [item.text for item in items]
 
+
+def enroll_totp(browser) -> tuple[str, list[str]]:
+    """Turn TOTP on from the account page, as a person with an authenticator app does;
+    the secret, and the recovery codes the page shows."""
+    browser.says("mfa-status", "Off")
     browser.click("mfa-start")
     qr = browser.visible("mfa-qr")
     assert qr.get_attribute("src").startswith("blob:")  # the SVG as an image, not as markup
@@ -207,10 +237,15 @@ def test_enroll_totp_then_sign_in_with_the_code(browser, service):
     browser.fill("mfa-enroll-code", code(secret, now=datetime.now(UTC)))
     browser.click_submit("mfa-enroll-form")
     browser.says("mfa-status", "On")
-    recovery_codes = [
-        item.text for item in browser.visible("mfa-codes-list").find_elements(By.TAG_NAME, "li")
-    ]
+    recovery_codes = shown_recovery_codes(browser)
     assert len(recovery_codes) == 10
+    return secret, recovery_codes
+
+
+def test_enroll_totp_then_sign_in_with_the_code(browser, service):
+    service.signup("robin@example.com")
+    signed_in(browser, service, "robin@example.com")
+    secret, recovery_codes = enroll_totp(browser)
     browser.screenshot("account-totp-recovery-codes")
 
     browser.click("sign-out")
@@ -228,6 +263,32 @@ def test_enroll_totp_then_sign_in_with_the_code(browser, service):
     browser.click_submit("mfa-disable-form")
     browser.says("mfa-status", "Off")
     assert service.login("robin@example.com")[1]["accessToken"]  # no second step any more
+
+
+def test_get_new_recovery_codes_and_the_old_ones_stop_working(browser, service):
+    service.signup("noa@example.com")
+    signed_in(browser, service, "noa@example.com")
+    _, old_codes = enroll_totp(browser)
+
+    browser.fill("mfa-renew-code", "not-a-code")
+    browser.click_submit("mfa-renew-form")
+    browser.visible("mfa-renew-error")
+    assert browser.focused() == "mfa-renew-error"
+    assert shown_recovery_codes(browser) == old_codes  # nothing changed
+
+    browser.fill("mfa-renew-code", old_codes[0])  # a recovery code proves the factor too
+    browser.click_submit("mfa-renew-form")
+    browser.says("mfa-codes-notice", "the old ones no longer work")
+    assert browser.focused() == "mfa-codes-notice"  # read out, with the codes after it
+    new_codes = shown_recovery_codes(browser)
+    assert len(new_codes) == 10 and not set(new_codes) & set(old_codes)
+    browser.screenshot("account-totp-new-recovery-codes")
+
+    assert not service.recovery_code_works("noa@example.com", old_codes[1])
+    assert service.recovery_code_works("noa@example.com", new_codes[0])
+    browser.open(f"{service.base}/account")  # shown once: a new load has no codes to show
+    browser.says("mfa-status", "On")
+    assert not browser.driver.find_element(By.ID, "mfa-codes").is_displayed()
 
 
 def test_reset_a_forgotten_password_from_the_mailed_link(browser, service):
@@ -301,10 +362,43 @@ def test_end_another_session_from_the_account_page(browser, service):
     assert len(browser.driver.find_elements(By.CSS_SELECTOR, "#sessions-list li")) == 1
 
 
+def test_delete_the_account_after_confirming_it(browser, service):
+    service.signup("dee@example.com")
+    status, other = service.login("dee@example.com")  # another device
+    assert status == 200
+    signed_in(browser, service, "dee@example.com")
+    refresh_token = browser.cookies()["__Secure-refresh_token"]["value"]
+
+    browser.click("delete-start")  # nothing is deleted yet: the confirmation opens
+    assert browser.focused() == "delete-password"
+    browser.screenshot("account-delete")
+    browser.click("delete-cancel")
+    browser.gone("delete-form")
+    assert browser.focused() == "delete-start"
+
+    browser.click("delete-start")
+    browser.fill("delete-password", "not the password")
+    browser.click_submit("delete-form")
+    browser.says("delete-error", "The password is incorrect.")
+    assert browser.focused() == "delete-error"
+    assert service.me(other["accessToken"]) == 200  # still there
+
+    browser.fill("delete-password", PASSWORD)
+    browser.click_submit("delete-form")
+    browser.at("/login")  # and the message's parameter is out of the address
+    browser.says("login-notice", "Your account has been deleted.")
+    browser.screenshot("login-account-deleted")
+    assert not {"__Secure-refresh_token", "__Host-csrf_token"} & set(browser.cookies())
+    refreshed = call(service.api, "POST", "/auth/refresh", {"refreshToken": refresh_token})
+    assert refreshed[0] == 401  # the cookie the browser held is dead as well as gone
+    assert service.me(other["accessToken"]) == 401
+    assert service.login("dee@example.com")[0] == 401
+
+
 def test_the_pages_fit_a_phone_screen(service):
     service.signup("lee@example.com")
     with chromium(width=375, height=812) as phone:
-        for path in ("/login", "/reset", "/verify?token=x", "/confirm-email?token=x"):
+        for path in ("/login", "/register", "/reset", "/verify?token=x", "/confirm-email?token=x"):
             phone.open(f"{service.base}{path}")
             phone.visible("main")
             assert not phone.overflows(), path
@@ -336,24 +430,102 @@ def test_change_the_password_then_sign_out_everywhere(browser, service):
     browser.at("/login")
 
 
-def test_an_unverified_account_asks_for_a_new_link_from_the_sign_in_page(browser, tmp_path):
-    settings = {"REQUIRE_EMAIL_VERIFICATION": "true", "VERIFY_RESEND_INTERVAL": "0"}
-    with running_service(tmp_path, **settings) as strict:
-        strict.signup("val@example.com")
-        first = strict.mailed_token("val@example.com", "/verify")
-        sign_in(browser, strict, "val@example.com")
-        browser.says("password-error", "Confirm your email address")
-        browser.click("resend-verification")
-        browser.says("password-notice", "verification link")
-        browser.screenshot("login-unverified")
+def confirm_a_second_link(browser, service, email: str, first: str) -> None:
+    """After the page asked for a new verification link: it comes, the first one was
+    not reused, and it confirms the address."""
+    wait_for(lambda: len(service.links(email, "/verify")) > 1, "a second link")
+    token = service.mailed_token(email, "/verify")
+    assert token != first
+    assert confirm_from_link(browser, service, "/verify", token, "verify-again") == (
+        "Email address verified."
+    )
 
-        wait_for(lambda: len(strict.links("val@example.com", "/verify")) > 1, "a second link")
-        token = strict.mailed_token("val@example.com", "/verify")
-        assert token != first
-        assert confirm_from_link(browser, strict, "/verify", token, "verify-again") == (
-            "Email address verified."
-        )
-        signed_in(browser, strict, "val@example.com")
+
+def test_an_unverified_account_asks_for_a_new_link_from_the_sign_in_page(browser, strict_service):
+    strict_service.signup("val@example.com")
+    first = strict_service.mailed_token("val@example.com", "/verify")
+    sign_in(browser, strict_service, "val@example.com")
+    browser.says("password-error", "Confirm your email address")
+    browser.click("resend-verification")
+    browser.says("password-notice", "verification link")
+    browser.screenshot("login-unverified")
+
+    confirm_a_second_link(browser, strict_service, "val@example.com", first)
+    signed_in(browser, strict_service, "val@example.com")
+
+
+def test_sign_up_then_land_on_the_account_page(browser, service):
+    browser.open(f"{service.base}/login")
+    browser.click_link("Create an account")
+    browser.at("/register")
+    browser.screenshot("register")
+
+    browser.fill("email", "uma@example.com")
+    browser.fill("password", "password1")  # too common: the service's policy says so
+    browser.click_submit("register-form")
+    browser.says("password-problem", "too common")
+    assert browser.focused() == "register-error"
+    field = browser.driver.find_element(By.ID, "password")
+    assert field.get_attribute("aria-invalid") == "true"
+    assert "password-problem" in field.get_attribute("aria-describedby")  # read with it
+    browser.screenshot("register-error")
+
+    browser.fill("password", PASSWORD)
+    browser.click_submit("register-form")
+    assert_signed_in_as(browser, "uma@example.com")
+    assert browser.text("profile-verified") == "Not yet"
+    assert service.links("uma@example.com", "/verify")  # the verification link went out
+
+    browser.click("sign-out")
+    browser.at("/login")
+    browser.click_link("Create an account")
+    browser.fill("email", "UMA@example.com")
+    browser.fill("password", PASSWORD)
+    browser.click_submit("register-form")
+    browser.says("register-error", "already exists")
+    browser.click_link("Sign in")
+    browser.at("/login")
+
+
+def test_sign_up_where_the_address_must_be_confirmed_first(browser, strict_service):
+    browser.open(f"{strict_service.base}/register")
+    browser.fill("email", "una@example.com")
+    browser.fill("password", PASSWORD)
+    browser.click_submit("register-form")
+    browser.says("registered-notice", "We mailed a link to una@example.com")
+    assert browser.focused() == "registered-notice"
+    assert not {"__Secure-refresh_token", "__Host-csrf_token"} & set(browser.cookies())
+    browser.screenshot("register-unverified")
+    first = strict_service.mailed_token("una@example.com", "/verify")
+
+    browser.click("resend-verification")
+    browser.says("registered-notice", "a verification link has been sent")
+    confirm_a_second_link(browser, strict_service, "una@example.com", first)
+    signed_in(browser, strict_service, "una@example.com")
+
+
+def test_the_sign_in_page_of_a_signed_in_browser_goes_on_to_the_account(browser, service):
+    service.signup("rio@example.com")
+    signed_in(browser, service, "rio@example.com")
+    browser.says("sessions-list", "This device")
+    before = service.refreshes()
+
+    browser.open(f"{service.base}/login")
+    assert_signed_in_as(browser, "rio@example.com")
+    browser.says("sessions-list", "This device")
+    assert service.refreshes() == before + 1  # the account page's own: /login spent none
+
+    # Every session ends elsewhere: the browser's cookies stay, but its session is dead.
+    status, other = service.login("rio@example.com")
+    assert status == 200
+    bearer = {"Authorization": f"Bearer {other['accessToken']}"}
+    assert call(service.api, "POST", "/auth/logout-all", headers=bearer)[0] == 204
+    browser.open(f"{service.base}/login")
+    browser.wait(lambda _: "__Host-csrf_token" not in browser.cookies(), "it to be forgotten")
+    browser.at("/login")
+    browser.visible("password-form")  # and it stays: no loop between the two pages
+    assert browser.path() == "/login"
+    signed_in(browser, service, "rio@example.com")
 
 
 def test_add_a_passkey_then_sign_in_with_it_without_a_password(browser, service):

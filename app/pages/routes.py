@@ -1,4 +1,4 @@
-"""GET /login, /account, /reset, /verify and /confirm-email: the pages people use.
+"""GET /login, /register, /account, /reset, /verify and /confirm-email: the pages people use.
 
 Each page is a template and its scripts; nothing about the user or a token is rendered on
 the server (the scripts read the token from the address and call the API). The pages get
@@ -46,6 +46,12 @@ def _page(template: str):
 def login():
     """Sign in: email and password, then the second factor when the account has one."""
     return _page("login.html")
+
+
+@bp.get("/register")
+def register():
+    """Sign up with an email and a password, then sign in (or wait for the mailed link)."""
+    return _page("register.html")
 
 
 @bp.get("/account")

@@ -1,5 +1,6 @@
 // /account: signs in from the refresh cookie, then shows the profile and wires each section.
 import * as api from "./api.js";
+import { setUpDeletion } from "./deletion.js";
 import { setUpSecondFactor } from "./mfa.js";
 import { setUpPasskeys } from "./passkeys.js";
 import { setUpPassword } from "./password.js";
@@ -10,12 +11,18 @@ function toLogin() {
   window.location.assign("/login");
 }
 
+// The sign-in page says so (`?account=deleted` is a fact about the visit, not a secret).
+function deleted() {
+  window.location.assign("/login?account=deleted");
+}
+
 function showProfile(me) {
   $("profile-email").textContent = me.email;
   $("profile-role").textContent = me.role;
   $("profile-verified").textContent = me.emailVerified ? "Yes" : "Not yet";
   $("profile-created").textContent = when(me.createdAt);
-  $("password-username").value = me.email;
+  // For password managers: the account the password fields belong to.
+  for (const id of ["password-username", "delete-username"]) $(id).value = me.email;
   show($("resend-area"), !me.emailVerified);
 }
 
@@ -58,6 +65,7 @@ onSubmit($("email-form"), $("email-error"), async (fields) => {
 api.whenSignedOut(toLogin);
 setUpSessions(toLogin);
 setUpPassword();
+setUpDeletion(deleted);
 start().catch((error) => {
   show($("loading"), false);
   say($("account-error"), error.message, { focus: true });

@@ -66,13 +66,37 @@ function withLock(work) {
   return work();
 }
 
+/**
+ * Whether this browser holds a session, as far as a script can tell without spending the
+ * refresh token: the service sets and clears the CSRF cookie together with the HttpOnly
+ * refresh cookie, for the same time. A session ended elsewhere leaves both behind, until
+ * `refresh` finds it dead and `forget` drops the CSRF cookie.
+ */
+export function hasSession() {
+  return csrfProof() !== "";
+}
+
+/**
+ * Forget this browser's session, which ended by other means (signed out everywhere,
+ * refused by the service): the access token, and the CSRF cookie, the one cookie a script
+ * can touch, so that no page takes the browser for signed in any more. A refresh cookie
+ * left behind is dead, and the next sign-in replaces it.
+ */
+export function forget() {
+  accessToken = null;
+  document.cookie = `${CSRF_COOKIE}=; Max-Age=0; Path=/; Secure; SameSite=Strict`;
+}
+
 /** Spend the refresh cookie for a new access token (and the next cookie). */
 export function refresh() {
   if (!refreshing) {
     refreshing = withLock(() =>
       send("POST", "/auth/refresh", { headers: { "X-CSRF-Token": csrfProof() } }),
     )
-      .then(keep)
+      .then(keep, (error) => {
+        if (error.status === 401 || error.status === 403) forget(); // the session is over
+        throw error;
+      })
       .finally(() => {
         refreshing = null;
       });
@@ -154,9 +178,4 @@ export async function signOut() {
   } finally {
     accessToken = null;
   }
-}
-
-/** Forget the access token, after the session ended by other means (sign out everywhere). */
-export function forget() {
-  accessToken = null;
 }

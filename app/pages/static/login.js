@@ -1,7 +1,12 @@
 // /login: email and password, then the second factor when the account has one.
 import * as api from "./api.js";
-import { $, onClick, onSubmit, say, show } from "./ui.js";
+import { $, onClick, onSubmit, say, show, takeFromAddress } from "./ui.js";
 import { supportsPasskeys, usePasskey } from "./webauthn.js";
+
+// A browser that holds a session goes on to /account, which signs in from the refresh
+// cookie as on every load: looking here spends nothing. If the session turns out to be
+// over, /account forgets it and sends the person back to this form.
+if (api.hasSession()) window.location.replace("/account");
 
 const passwordForm = $("password-form");
 const mfaForm = $("mfa-form");
@@ -71,3 +76,7 @@ onClick($("resend-verification"), $("password-error"), async () => {
   show($("unverified"), false);
   say($("password-notice"), answer.message, { focus: true });
 });
+
+if (takeFromAddress("account") === "deleted") {
+  say($("login-notice"), "Your account has been deleted.", { focus: true });
+}

@@ -1,5 +1,5 @@
 // The Two-step verification section of /account: enroll an authenticator app (QR code,
-// first code, recovery codes), or turn it off.
+// first code, recovery codes), get a new set of recovery codes, or turn it off.
 import * as api from "./api.js";
 import { loadSessions } from "./sessions.js";
 import { $, element, onClick, onSubmit, say, show } from "./ui.js";
@@ -11,6 +11,7 @@ function state(enabled) {
     ? "On: signing in asks for a code from your authenticator app."
     : "Off: signing in asks for your password only.";
   show($("mfa-off"), !enabled);
+  show($("mfa-renew-form"), enabled);
   show($("mfa-disable-form"), enabled);
   show($("mfa-enroll-form"), false);
 }
@@ -23,9 +24,11 @@ function showQr(svg) {
   $("mfa-qr").src = qrUrl;
 }
 
-function showRecoveryCodes(codes) {
+// Shown once, as the service answers them only once; `notice` says why they changed.
+function showRecoveryCodes(codes, notice = "") {
   $("mfa-codes-list").replaceChildren(...codes.map((code) => element("li", { text: code })));
   show($("mfa-codes"));
+  say($("mfa-codes-notice"), notice, { focus: Boolean(notice) });
 }
 
 export function setUpSecondFactor(enabled) {
@@ -50,6 +53,13 @@ export function setUpSecondFactor(enabled) {
     showRecoveryCodes(recoveryCodes);
     $("mfa-status").focus();
     await loadSessions(); // turning it on signed every other device out
+  });
+  onSubmit($("mfa-renew-form"), $("mfa-renew-error"), async ({ code }) => {
+    const { recoveryCodes } = await api.call("POST", "/me/mfa/recovery-codes", {
+      code: code.trim(),
+    });
+    $("mfa-renew-form").reset();
+    showRecoveryCodes(recoveryCodes, "New recovery codes: the old ones no longer work.");
   });
   onSubmit($("mfa-disable-form"), $("mfa-disable-error"), async ({ code }) => {
     await api.call("DELETE", "/me/mfa/totp", { code: code.trim() });

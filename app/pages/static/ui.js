@@ -30,7 +30,8 @@ export function values(form) {
   return Object.fromEntries(new FormData(form).entries());
 }
 
-function clearFieldErrors(form) {
+/** Take away the problems `onSubmit` marked on the form's fields. */
+export function clearFieldErrors(form) {
   for (const note of form.querySelectorAll(".field-error")) note.remove();
   for (const input of form.querySelectorAll("[aria-invalid]")) {
     input.removeAttribute("aria-invalid");
@@ -105,17 +106,18 @@ export function onClick(button, errorRegion, handler) {
 }
 
 /**
- * The `token` of this page's address, taken out of the address bar (and so out of the
- * history and of any copy of the address) the moment the page reads it.
+ * The parameter `name` of this page's address (a mailed `token`), taken out of the address
+ * bar (and so out of the history and of any copy of the address) the moment the page
+ * reads it.
  */
-export function takeTokenFromAddress() {
+export function takeFromAddress(name) {
   const url = new URL(window.location.href);
-  const token = url.searchParams.get("token");
-  if (token !== null) {
-    url.searchParams.delete("token");
+  const value = url.searchParams.get(name);
+  if (value !== null) {
+    url.searchParams.delete(name);
     history.replaceState(null, "", url.pathname + url.search + url.hash);
   }
-  return token;
+  return value;
 }
 
 /** A date and time from the API (ISO 8601) in the person's own locale. */
