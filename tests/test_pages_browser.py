@@ -464,6 +464,7 @@ def test_sign_up_then_land_on_the_account_page(browser, service):
     browser.fill("password", "password1")  # too common: the service's policy says so
     browser.click_submit("register-form")
     browser.says("password-problem", "too common")
+    browser.says("register-error", "Correct the field marked below.")
     assert browser.focused() == "register-error"
     field = browser.driver.find_element(By.ID, "password")
     assert field.get_attribute("aria-invalid") == "true"

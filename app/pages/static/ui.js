@@ -43,10 +43,13 @@ export function clearFieldErrors(form) {
   }
 }
 
+/** Put each field's problem next to it; how many fields were marked. */
 function markFieldErrors(form, details) {
+  let marked = 0;
   for (const [name, messages] of Object.entries(details || {})) {
     const input = form.elements.namedItem(name);
     if (!(input instanceof HTMLElement)) continue;
+    marked += 1;
     const note = element("p", {
       text: [].concat(messages).join(" "),
       className: "field-error",
@@ -57,6 +60,7 @@ function markFieldErrors(form, details) {
     const describedBy = input.getAttribute("aria-describedby");
     input.setAttribute("aria-describedby", [describedBy, note.id].filter(Boolean).join(" "));
   }
+  return marked;
 }
 
 /** What to tell a person about a failed call. */
@@ -82,8 +86,11 @@ export function onSubmit(form, errorRegion, handler) {
     try {
       await handler(values(form));
     } catch (error) {
-      markFieldErrors(form, error.details);
-      say(errorRegion, problem(error), { focus: true });
+      // The API's summary of a field problem ("The request body is invalid.") is for
+      // programmers; a person is pointed at the field, whose own note says what is wrong.
+      const marked = markFieldErrors(form, error.details);
+      const summary = marked ? "Correct the field marked below." : problem(error);
+      say(errorRegion, summary, { focus: true });
     } finally {
       for (const button of buttons) button.disabled = false;
     }
