@@ -152,6 +152,17 @@ def test_pages_are_not_in_the_api_document(pages):
     assert not set(PAGES) & set(documented)
 
 
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_are_headed_by_the_name_authenticators_show(tmp_path, path):
+    app = make_app(f"sqlite:///{tmp_path / 'a.db'}", WEBAUTHN_RP_NAME="Acme <Sign-in>")
+
+    page = app.test_client().get(path).get_data(as_text=True)
+
+    assert "· Acme &lt;Sign-in&gt;</title>" in page
+    assert ">Acme &lt;Sign-in&gt;</a>" in page
+    assert "<Sign-in>" not in page
+
+
 def test_mailed_links_default_to_the_pages_under_public_url(tmp_path):
     app = make_app(f"sqlite:///{tmp_path / 'a.db'}", PUBLIC_URL="https://auth.example.com")
 
